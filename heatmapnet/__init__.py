@@ -1,0 +1,1 @@
+"""HeatmapNet: a small fully convolutional hand-confidence map network and its tools."""
