@@ -1,0 +1,18 @@
+"""Shared test setup: two threads (as on the target machine) and the location of ../shared."""
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts) -> Path:
+    """A path under ../shared, or skip the test cleanly where it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    return path
