@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from .backbones import build_backbone
-from .errors import UserError
+from .config import dataclass_from
 from .preprocess import FrameTransform, Normalization
 
 PRIOR_PROBABILITY = 0.1  # initial hand probability per cell: keeps early BCE from drowning in negatives
@@ -30,15 +30,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"unknown model config key(s) {unknown}: valid keys are {sorted(known)}")
         values = dict(values)
         if isinstance(values.get("normalization"), dict):
-            norm = values["normalization"]
-            values["normalization"] = Normalization(tuple(norm["mean"]), tuple(norm["std"]), norm.get("color", "rgb"))
-        return cls(**values)
+            norm = dataclass_from(Normalization, values["normalization"], "model.normalization")
+            values["normalization"] = Normalization(tuple(norm.mean), tuple(norm.std), norm.color)
+        return dataclass_from(cls, values, "model")
 
     def to_dict(self) -> dict:
         values = asdict(self)
