@@ -64,8 +64,10 @@ def load_model(path, device: str | torch.device = "cpu") -> tuple[HeatmapNet, di
     payload = read_checkpoint(path)
     config = ModelConfig.from_dict({**payload["model_config"], "pretrained": None})
     model = HeatmapNet(config)
-    result = model.load_state_dict(payload["state_dict"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise UserError(f"checkpoint {path} does not match a {config.backbone} stride-{config.stride} HeatmapNet: "
-                        f"missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}")
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        detail = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+        raise UserError(f"checkpoint {path} does not match a {config.backbone} stride-{config.stride} HeatmapNet "
+                        f"({detail}); it was saved from another model layout") from None
     return model.to(device).eval(), payload

@@ -1,0 +1,93 @@
+import pytest
+import torch
+
+from heatmapnet.backbones import SPECS, build_backbone
+from heatmapnet.checkpoint import load_model, save_checkpoint
+from heatmapnet.errors import UserError
+from heatmapnet.model import PRIOR_PROBABILITY, HeatmapNet, ModelConfig
+
+from .conftest import shared_path
+
+VARIANTS = [(name, stride) for name, spec in SPECS.items() for stride in spec.cuts]
+
+
+@pytest.mark.parametrize("name,stride", VARIANTS)
+def test_every_backbone_forward_backward(name, stride):
+    torch.manual_seed(0)
+    model = HeatmapNet(ModelConfig(backbone=name, stride=stride, freeze_backbone=False))
+    images = torch.randn(2, 3, 96, 128)
+    features = model.backbone(images)
+    assert features.shape == (2, model.backbone.channels, 96 // stride, 128 // stride)
+    outputs = model(images)
+    assert outputs["heatmap"].shape == (2, 1, 96 // stride, 128 // stride)
+    assert outputs["size"].shape == (2, 2, 96 // stride, 128 // stride)
+    assert all(torch.isfinite(v).all() for v in outputs.values())
+    (outputs["heatmap"].mean() + outputs["size"].mean()).backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
+    assert no_grad == []
+
+
+def test_head_starts_at_the_low_prior():
+    model = HeatmapNet(ModelConfig(size_head=False))
+    with torch.no_grad():
+        probability = torch.sigmoid(model(torch.zeros(1, 3, 64, 64))["heatmap"]).mean().item()
+    assert probability == pytest.approx(PRIOR_PROBABILITY, abs=0.02)
+    assert "size" not in model(torch.zeros(1, 3, 64, 64))
+
+
+def test_frozen_backbone_gets_no_gradient_and_stays_constant():
+    model = HeatmapNet(ModelConfig(backbone="vgg16", freeze_backbone=True)).train()
+    frozen = [p for p in model.backbone.body.parameters()]
+    assert frozen and not any(p.requires_grad for p in frozen)
+    assert all(p.requires_grad for p in model.backbone.extra.parameters())
+    bn_model = HeatmapNet(ModelConfig(backbone="mobilenet_v2", freeze_backbone=True)).train()
+    assert not any(m.training for m in bn_model.backbone.body.modules())
+
+
+@pytest.mark.parametrize("name,file", [("mobilenet_v2", "mobilenet_v2_imagenet.pth"),
+                                       ("vgg16", "vgg16_blocks1-3_imagenet.pth")])
+def test_offline_imagenet_weights_load(name, file):
+    path = shared_path("weights", file)
+    state = torch.load(path, map_location="cpu")
+    model = HeatmapNet(ModelConfig(backbone=name, pretrained=str(path)))
+    first = next(iter(model.backbone.body.state_dict().items()))
+    assert torch.equal(first[1], state["features." + first[0]])
+
+
+def test_pretrained_errors_are_one_clear_line(tmp_path):
+    with pytest.raises(UserError, match="pretrained weights file not found"):
+        build_backbone("mobilenet_v2", pretrained=str(tmp_path / "missing.pth"))
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, wrong)
+    with pytest.raises(UserError, match="do not fit backbone mobilenet_v2.*expected torchvision keys"):
+        build_backbone("mobilenet_v2", pretrained=str(wrong))
+    with pytest.raises(UserError, match="supports stride"):
+        build_backbone("vgg16", stride=16)
+
+
+def test_checkpoint_round_trip_keeps_weights_and_normalisation(tmp_path):
+    config = ModelConfig(backbone="mobilenet_v3_small", input_width=256, input_height=192, resize="stretch")
+    model = HeatmapNet(config)
+    save_checkpoint(tmp_path / "m.pt", model, decode={"threshold": 0.3}, meta={"epoch": 3})
+    loaded, payload = load_model(tmp_path / "m.pt")
+    assert loaded.config == config and payload["decode"]["threshold"] == 0.3
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x)["heatmap"], loaded(x)["heatmap"])
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(UserError, match="checkpoint not found"):
+        load_model(tmp_path / "none.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot read checkpoint"):
+        load_model(tmp_path / "corrupt.pt")
+    torch.save(HeatmapNet(ModelConfig()).state_dict(), tmp_path / "bare.pt")
+    with pytest.raises(UserError, match="not a HeatmapNet checkpoint"):
+        load_model(tmp_path / "bare.pt")
+    save_checkpoint(tmp_path / "other.pt", HeatmapNet(ModelConfig(backbone="mobilenet_v3_small")))
+    payload = torch.load(tmp_path / "other.pt", weights_only=False)
+    payload["model_config"]["backbone"] = "mobilenet_v2"
+    torch.save(payload, tmp_path / "mismatch.pt")
+    with pytest.raises(UserError, match="does not match a mobilenet_v2"):
+        load_model(tmp_path / "mismatch.pt")
