@@ -1,7 +1,8 @@
 """Evaluate a checkpoint on a COCO hand dataset folder, through the same detector that tracking uses.
 
     python -m heatmapnet.evaluate checkpoint=PATH data=FOLDER [annotations=annotations.json]
-        [split_by_video=true] [out=DIR] [threshold=T] [limit=N] [runtime=torch] [threads=2] [samples=12]
+        [split_by_video=true] [out=DIR] [threshold=T] [decode_threshold=0.05] [limit=N]
+        [runtime=torch] [threads=2] [samples=12]
 
 Writes report.json, report.md and samples.png (worst frames first: hits green, misses red, false
 alarms orange, `other` hands grey) to `out` (default outputs/evaluate/<data>-<checkpoint>).
@@ -15,7 +16,7 @@ import json
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -132,7 +133,7 @@ def run(config: EvaluateConfig) -> dict:
         "threads": config.threads,
         "model": {key: runtime.model_config.to_dict()[key]
                   for key in ("backbone", "stride", "input_width", "input_height", "resize", "size_head")},
-        "decode": {**vars(detector.decode_config), "threshold": threshold, "decode_threshold": config.decode_threshold},
+        "decode": {**asdict(detector.decode_config), "threshold": threshold, "decode_threshold": config.decode_threshold},
         "threshold_source": "checkpoint" if config.threshold is None else "argument",
         "frames": len(results),
         "unreadable": unreadable,
@@ -292,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    overall = report["overall"]
-    print("\n".join(metrics_table({"all": overall, **report["per_video"]})))
+    print("\n".join(metrics_table({"all": report["overall"], **report["per_video"]})))
     print(f"{report['speed']['fps']:.1f} frames per second; reports in {report['out']}")
     return 0
 

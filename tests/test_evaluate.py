@@ -156,3 +156,8 @@ def test_mistakes_give_one_clear_line(evaluate, dataset, checkpoint, tmp_path, c
     assert evaluate.main(argv) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error
+
+
+def test_help_prints_the_usage(evaluate, capsys):
+    assert evaluate.main(["--help"]) == 0
+    assert "checkpoint=PATH data=FOLDER" in capsys.readouterr().out
