@@ -47,23 +47,29 @@ class DrawnHand:
     tone: tuple[float, float, float]
     label: str
 
-    def extent(self) -> tuple[float, float, float, float]:
-        """(x0, y0, x1, y1) of everything drawn."""
-        a, b = self.axes
-        c, s = np.cos(self.angle), np.sin(self.angle)
-        half = np.array([np.hypot(a * c, b * s), np.hypot(a * s, b * c)])
-        lo, hi = np.asarray(self.centre) - half, np.asarray(self.centre) + half
+    @property
+    def outline(self) -> float:
+        """Width of the darker edge drawn around every part."""
+        return max(1.0, 0.08 * self.axes[1])
+
+    def paint(self, canvas: np.ndarray, colour, grow: float = 0.0, line_type: int = cv2.LINE_AA) -> None:
+        """Draw palm and capsules, each grown by `grow` px, in `colour()` (called once per part)."""
+        cv2.ellipse(canvas, _fixed(self.centre), _fixed_lengths((self.axes[0] + grow, self.axes[1] + grow)),
+                    np.degrees(self.angle), 0, 360, colour(), -1, line_type, SHIFT)
         for capsule in self.capsules:
-            for point in (capsule.start, capsule.end):
-                lo = np.minimum(lo, np.asarray(point) - capsule.radius)
-                hi = np.maximum(hi, np.asarray(point) + capsule.radius)
-        return lo[0], lo[1], hi[0], hi[1]
+            start, end, part = _fixed(capsule.start), _fixed(capsule.end), colour()
+            radius = capsule.radius + grow
+            for point in (start, end):
+                cv2.circle(canvas, point, _fixed_lengths((radius,))[0], part, -1, line_type, SHIFT)
+            cv2.line(canvas, start, end, part, max(1, int(round(2 * radius))), line_type, SHIFT)
 
     def hand(self, width: int, height: int) -> Hand:
-        """The annotation: the drawn extent clipped to the image, as real labels are."""
-        x0, y0, x1, y1 = self.extent()
-        x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, width), min(y1, height)
-        return Hand((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, self.label)
+        """The annotation: the box of the hand's pixels inside the image, as real labels are."""
+        mask = np.zeros((height, width), np.uint8)
+        self.paint(mask, lambda: 255, self.outline, cv2.LINE_8)
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        x0, y0, x1, y1 = cols[0], rows[0], cols[-1] + 1, rows[-1] + 1
+        return Hand((x0 + x1) / 2, (y0 + y1) / 2, float(x1 - x0), float(y1 - y0), self.label)
 
 
 @register_reader("synthetic")
@@ -191,23 +197,11 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
 
 def _draw_hand(image: np.ndarray, drawn: DrawnHand, rng: np.random.Generator) -> None:
     """An outline in a darker tone first, then the filled shapes: fingers stay distinct from the palm."""
-    outline = max(1.0, 0.08 * drawn.axes[1])
-    for grow, shade in ((outline, (0.55, 0.55)), (0.0, (0.92, 1.08))):
+    for grow, shade in ((drawn.outline, (0.55, 0.55)), (0.0, (0.92, 1.08))):
         def colour(shade=shade):
             return tuple(float(np.clip(v * rng.uniform(*shade), 0, 255)) for v in drawn.tone)
 
-        cv2.ellipse(image, _fixed(drawn.centre), _fixed_lengths((drawn.axes[0] + grow, drawn.axes[1] + grow)),
-                    np.degrees(drawn.angle), 0, 360, colour(), -1, cv2.LINE_AA, SHIFT)
-        for capsule in drawn.capsules:
-            _capsule(image, capsule, grow, colour())
-
-
-def _capsule(image: np.ndarray, capsule: Capsule, grow: float, colour) -> None:
-    radius = capsule.radius + grow
-    start, end = _fixed(capsule.start), _fixed(capsule.end)
-    for point in (start, end):
-        cv2.circle(image, point, _fixed_lengths((radius,))[0], colour, -1, cv2.LINE_AA, SHIFT)
-    cv2.line(image, start, end, colour, max(1, int(round(2 * radius))), cv2.LINE_AA, SHIFT)
+        drawn.paint(image, colour, grow)
 
 
 def _fixed(point) -> tuple[int, ...]:
