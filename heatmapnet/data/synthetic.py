@@ -111,15 +111,22 @@ def scene(seed: int, width: int, height: int, max_hands: int) -> list[DrawnHand]
         mirror = -1.0 if rng.random() < 0.5 else 1.0
         tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.85, 1.1, size=3)
         local = _fist(rng) if kind == "fist" else _open_hand(rng)
-        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-
-        def place(point, rotation=rotation, centre=centre, palm=palm, mirror=mirror):
-            return tuple(rotation @ (np.array([point[0] * mirror, point[1]]) * palm) + centre)
-
+        place = _placement(angle, mirror, palm, centre)
         capsules = tuple(Capsule(place(c.start), place(c.end), c.radius * palm) for c in local)
         hands.append(DrawnHand(centre, (PALM_AXES[0] * palm, PALM_AXES[1] * palm), angle, capsules,
                                tuple(np.clip(tone, 0, 255)), OPEN if kind == OPEN else OTHER))
     return hands
+
+
+def _placement(angle: float, mirror: float, scale: float, centre: tuple[float, float]):
+    """Hand-local coordinates (palm radii, fingers towards -y) -> image pixels."""
+    c, s = np.cos(angle), np.sin(angle)
+
+    def place(point: tuple[float, float]) -> tuple[float, float]:
+        x, y = point[0] * mirror * scale, point[1] * scale
+        return c * x - s * y + centre[0], s * x + c * y + centre[1]
+
+    return place
 
 
 def _open_hand(rng: np.random.Generator) -> list[Capsule]:
