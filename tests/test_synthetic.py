@@ -37,7 +37,8 @@ def test_boxes_enclose_exactly_the_drawn_hand(samples):
     for sample in samples:
         if not sample.hands:
             continue
-        changed = np.abs(render(sample).astype(np.int16) - render(replace(sample, meta={"max_hands": 0}))).max(axis=2) > 0
+        bare = render(replace(sample, meta={"max_hands": 0}))
+        changed = np.abs(render(sample).astype(np.int16) - bare).max(axis=2) > 0
         boxes = [(h.x - h.w / 2, h.y - h.h / 2, h.x + h.w / 2, h.y + h.h / 2) for h in sample.hands]
         outside = changed.copy()
         for x0, y0, x1, y1 in boxes:
@@ -69,7 +70,8 @@ def test_hands_are_not_the_only_skin_coloured_things(samples):
         r, g, b = image[..., 0], image[..., 1], image[..., 2]
         skin = (r > g) & (g > b) & (r - b > 30) & (r > 80)
         for h in sample.hands:
-            skin[max(int(h.y - h.h / 2), 0):int(h.y + h.h / 2) + 1, max(int(h.x - h.w / 2), 0):int(h.x + h.w / 2) + 1] = False
+            top, left = max(int(h.y - h.h / 2), 0), max(int(h.x - h.w / 2), 0)
+            skin[top:int(h.y + h.h / 2) + 1, left:int(h.x + h.w / 2) + 1] = False
         skin_outside += skin.sum() > 200
     assert skin_outside >= 3
 

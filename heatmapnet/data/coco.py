@@ -135,7 +135,8 @@ class CocoReader:
             _require(annotation, ("image_id", "bbox"), where, path)
             sample = samples.get(annotation["image_id"])
             if sample is None:
-                raise UserError(f"{path}: {where} refers to image_id {annotation['image_id']!r}, which is not in 'images'")
+                raise UserError(f"{path}: {where} refers to image_id {annotation['image_id']!r}, "
+                                "which is not in 'images'")
             sample.hands.append(self._hand(annotation, sample, where, path))
         unlabelled = {image["id"] for image in images if any(image.get(key) is False for key in UNLABELLED_FLAGS)}
         return [sample for image_id, sample in samples.items()
@@ -174,7 +175,8 @@ def _load_json(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read annotation file {path}: {error}") from None
     if not isinstance(document, dict):
-        raise UserError(f"{path}: expected a JSON object with 'images' and 'annotations', got {type(document).__name__}")
+        raise UserError(f"{path}: expected a JSON object with 'images' and 'annotations', "
+                        f"got {type(document).__name__}")
     return document
 
 

@@ -86,7 +86,8 @@ class SyntheticReader:
         samples = []
         for index in range(self.count):
             seed = int(np.random.SeedSequence((self.seed, index)).generate_state(1)[0])
-            hands = [drawn.hand(self.width, self.height) for drawn in scene(seed, self.width, self.height, self.max_hands)]
+            drawn = scene(seed, self.width, self.height, self.max_hands)
+            hands = [shape.hand(self.width, self.height) for shape in drawn]
             samples.append(Sample(hands=hands, synthetic_seed=seed, width=self.width, height=self.height,
                                   frame_index=index, dataset="synthetic", meta={"max_hands": self.max_hands}))
         return samples
@@ -190,7 +191,8 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     short = min(width, height)
     for _ in range(rng.integers(2, 9)):
         skin = rng.random() < 0.3
-        colour = tuple(float(v) for v in (SKIN_TONES[rng.integers(len(SKIN_TONES))] if skin else rng.uniform(0, 255, 3)))
+        colour = SKIN_TONES[rng.integers(len(SKIN_TONES))] if skin else rng.uniform(0, 255, 3)
+        colour = tuple(float(v) for v in colour)
         centre = _fixed((rng.uniform(0, width), rng.uniform(0, height)))
         size = short * rng.uniform(0.03, 0.2)
         if rng.random() < 0.5:
