@@ -1,8 +1,10 @@
 """Augmentation keeps hands on the pixels they label; the validation fit is the tracking resize."""
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from heatmapnet.data.augment import AugmentConfig, augment, fit
+from heatmapnet.data.options import options_from
 from heatmapnet.errors import UserError
 from heatmapnet.hands import OPEN, OTHER, Hand
 from heatmapnet.preprocess import FrameTransform
@@ -130,10 +132,12 @@ def test_fit_and_disabled_augmentation_are_the_tracking_resize(mode):
     assert disabled[1] == moved
 
 
-def test_augment_config_from_a_config_mapping_and_its_errors():
-    config = AugmentConfig.make({"scale": [0.5, 2.0], "hue": 0})
-    assert config.scale == (0.5, 2.0) and config.hue == 0 and AugmentConfig.make(None) == AugmentConfig()
-    with pytest.raises(UserError, match="unknown augmentation option"):
-        AugmentConfig.make({"zoom": [1, 2]})
+def test_augment_config_from_a_hydra_node_and_its_errors():
+    node = OmegaConf.create({"scale": [0.5, 2.0], "hue": 0})
+    config = options_from(AugmentConfig, node, "augmentation")
+    assert config.scale == (0.5, 2.0) and config.hue == 0
+    assert options_from(AugmentConfig, None, "augmentation") == AugmentConfig()
+    with pytest.raises(UserError, match=r"unknown augmentation option\(s\) \['zoom'\]: expected \["):
+        options_from(AugmentConfig, {"zoom": [1, 2]}, "augmentation")
     with pytest.raises(UserError, match="scale .* low <= high.*flip_prob"):
         AugmentConfig(scale=(2.0, 1.0), flip_prob=1.5)

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
+from omegaconf import OmegaConf
 from conftest import shared_path
 
 from heatmapnet.data.coco import CocoReader, OtherRule
@@ -69,6 +70,9 @@ def test_other_rule_marks_small_and_cut_hands(coco_root):
     assert [h.label for h in samples[0].hands] == [OPEN, OTHER, OTHER, OTHER, OPEN]
     samples = CocoReader(other=OtherRule(max_cut_fraction=0.25, flags=())).read(coco_root)
     assert [h.label for h in samples[0].hands] == [OPEN, OPEN, OPEN, OTHER, OTHER]
+    hydra_node = OmegaConf.create({"other": {"flags": ["iscrowd"], "min_size_px": 6}})
+    samples = CocoReader(**hydra_node).read(coco_root)
+    assert [h.label for h in samples[0].hands] == [OPEN, OTHER, OTHER, OTHER, OPEN]
 
 
 def test_unlabelled_and_empty_image_options(coco_root):

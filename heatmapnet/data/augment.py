@@ -12,7 +12,7 @@ entirely is dropped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -54,17 +54,6 @@ class AugmentConfig:
                 problems.append(f"{name} {getattr(self, name)} must be >= 0")
         if problems:
             raise UserError("augmentation config: " + "; ".join(problems))
-
-    @classmethod
-    def make(cls, options) -> "AugmentConfig":
-        """From an AugmentConfig, a mapping of its fields (a Hydra config node) or None (the defaults)."""
-        if options is None or isinstance(options, AugmentConfig):
-            return options or cls()
-        names = {f.name for f in fields(cls)}
-        unknown = set(options) - names
-        if unknown:
-            raise UserError(f"unknown augmentation option(s) {sorted(unknown)}: expected {sorted(names)}")
-        return cls(**dict(options))
 
 
 def fit(image: np.ndarray, hands: list[Hand], width: int, height: int,

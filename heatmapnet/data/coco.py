@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
 from ..hands import LABELS, OPEN, OTHER, Hand, Sample
+from .options import options_from
 from .registry import register_reader
 
 UNLABELLED_FLAGS = ("labelled", "mediapipe_found")  # image keys whose `false` means "nobody labelled this"
@@ -52,17 +53,6 @@ class OtherRule:
             raise UserError(f"other rule needs min_size_px >= 0 and 0 <= max_cut_fraction <= 1, got "
                             f"min_size_px={self.min_size_px}, max_cut_fraction={self.max_cut_fraction}")
         object.__setattr__(self, "flags", tuple(self.flags))
-
-    @classmethod
-    def make(cls, options) -> "OtherRule":
-        """From an OtherRule, a mapping of its fields (a Hydra config node) or None (the defaults)."""
-        if options is None or isinstance(options, OtherRule):
-            return options or cls()
-        names = {f.name for f in fields(cls)}
-        unknown = set(options) - names
-        if unknown:
-            raise UserError(f"unknown other-rule option(s) {sorted(unknown)}: expected {sorted(names)}")
-        return cls(**dict(options))
 
     def label(self, extent: tuple[float, float, float, float], visible: tuple[float, float, float, float],
               width: int, height: int, flagged: bool) -> str:
@@ -104,7 +94,7 @@ class CocoReader:
     def __init__(self, annotations: str = "annotations.json", other=None, unlabelled_images: str = "drop",
                  empty_images: str = "keep", name: str | None = None):
         self.annotations = annotations
-        self.other = OtherRule.make(other)
+        self.other = options_from(OtherRule, other, "other-rule")
         self.unlabelled_images = _choice("unlabelled_images", unlabelled_images, KEEP_OR_DROP)
         self.empty_images = _choice("empty_images", empty_images, KEEP_OR_DROP)
         self.name = name
