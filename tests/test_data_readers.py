@@ -39,6 +39,7 @@ def coco_document():
         {"image_id": 10, "bbox": [2, 30, 20, 14], "iscrowd": 1},
         {"image_id": 10, "bbox": [30, 20, 10, 10], "label": "other"},
         {"image_id": 10, "bbox": [50, 28, 14, 18], "keypoints": keypoints_past_edge},
+        {"image_id": 10, "bbox": [-4, 40, 12, 12]},  # reaches past the left and bottom borders
     ]
     return {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "hand"}]}
 
@@ -60,19 +61,21 @@ def test_coco_reader_reads_images_hands_and_grouping(coco_root):
     assert (first.width, first.height, first.video, first.frame_index) == (64, 48, "v1", 3)
     assert first.dataset == "handset" and empty.hands == [] and empty.video is None
     assert first.hands[0] == Hand(20.0, 16.0, 20.0, 16.0, OPEN)
+    assert first.hands[-1] == Hand(4.0, 44.0, 8.0, 8.0, OPEN)  # boxes are visible extents: clipped
     # the default rule only honours explicit flags: iscrowd and label "other"
-    assert [h.label for h in first.hands] == [OPEN, OPEN, OTHER, OTHER, OPEN]
+    assert [h.label for h in first.hands] == [OPEN, OPEN, OTHER, OTHER, OPEN, OPEN]
 
 
 def test_other_rule_marks_small_and_cut_hands(coco_root):
     samples = CocoReader(other={"min_size_px": 6, "max_cut_fraction": 0.35}).read(coco_root)
-    # keypoints reach x = 70 of a 64 px image: 6 of the 20 px extent (0.3) are outside, not above 0.35
-    assert [h.label for h in samples[0].hands] == [OPEN, OTHER, OTHER, OTHER, OPEN]
+    # keypoints reach x = 70 of a 64 px image: 6 of the 20 px extent (0.3) are outside, not above 0.35;
+    # the box past two borders keeps 8 x 8 of 12 x 12 (0.56 cut)
+    assert [h.label for h in samples[0].hands] == [OPEN, OTHER, OTHER, OTHER, OPEN, OTHER]
     samples = CocoReader(other=OtherRule(max_cut_fraction=0.25, flags=())).read(coco_root)
-    assert [h.label for h in samples[0].hands] == [OPEN, OPEN, OPEN, OTHER, OTHER]
+    assert [h.label for h in samples[0].hands] == [OPEN, OPEN, OPEN, OTHER, OTHER, OTHER]
     hydra_node = OmegaConf.create({"other": {"flags": ["iscrowd"], "min_size_px": 6}})
     samples = CocoReader(**hydra_node).read(coco_root)
-    assert [h.label for h in samples[0].hands] == [OPEN, OTHER, OTHER, OTHER, OPEN]
+    assert [h.label for h in samples[0].hands] == [OPEN, OTHER, OTHER, OTHER, OPEN, OPEN]
 
 
 def test_unlabelled_and_empty_image_options(coco_root):
@@ -133,7 +136,11 @@ BAD_COCO = [
     (json.dumps({"images": [{"id": 1, "file_name": "a", "width": 4, "height": 4}],
                  "annotations": [{"image_id": 1, "bbox": [0, 0, 0, 2]}]}), "zero or negative size"),
     (json.dumps({"images": [{"id": 1, "file_name": "a", "width": 4, "height": 4}],
+                 "annotations": [{"image_id": 1, "bbox": [5, 0, 2, 2]}]}), "outside its 4 x 4 image"),
+    (json.dumps({"images": [{"id": 1, "file_name": "a", "width": 4, "height": 4}],
                  "annotations": [{"image_id": 1, "bbox": [0, 0, 2, 2], "label": "fist"}]}), "has label 'fist'"),
+    (json.dumps({"images": [{"id": 1, "file_name": "a", "width": 4, "height": 4}],
+                 "annotations": [{"image_id": 1, "bbox": [0, 0, 2, 2], "keypoints": [1, 2]}]}), "malformed keypoints"),
 ]
 
 

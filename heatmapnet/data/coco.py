@@ -134,6 +134,7 @@ class CocoReader:
                 and not (self.empty_images == "drop" and not sample.hands)]
 
     def _hand(self, annotation: dict, sample: Sample, where: str, path: Path) -> Hand:
+        """The hand of one annotation: its box clipped to the image (boxes mean visible extents), labelled."""
         bbox = annotation["bbox"]
         try:
             x, y, w, h = (float(v) for v in bbox)
@@ -141,17 +142,24 @@ class CocoReader:
             raise UserError(f"{path}: {where} has bbox {bbox!r}; expected [x, y, w, h] numbers") from None
         if not (w > 0 and h > 0):
             raise UserError(f"{path}: {where} has bbox {bbox!r} with zero or negative size; expected w, h > 0")
+        x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, sample.width), min(y + h, sample.height)
+        if x1 <= x0 or y1 <= y0:
+            raise UserError(f"{path}: {where} has bbox {bbox!r} outside its {sample.width} x {sample.height} image")
         label = annotation.get("label", OPEN)
         if label not in LABELS:
             raise UserError(f"{path}: {where} has label {label!r}; expected one of {', '.join(LABELS)}")
+        try:
+            points = _keypoint_xy(annotation)
+        except (TypeError, ValueError):
+            raise UserError(f"{path}: {where} has malformed keypoints/landmarks_px; expected flat "
+                            "[x, y, v] or [x, y, z] triples") from None
         extent = np.array([x, y, x + w, y + h])
-        points = _keypoint_xy(annotation)
         if len(points):
             extent[:2] = np.minimum(extent[:2], points.min(axis=0))
             extent[2:] = np.maximum(extent[2:], points.max(axis=0))
         flagged = label == OTHER or any(annotation.get(flag) for flag in self.other.flags)
-        visible = (max(x, 0.0), max(y, 0.0), min(x + w, sample.width), min(y + h, sample.height))
-        return Hand.from_bbox(bbox, self.other.label(tuple(extent), visible, sample.width, sample.height, flagged))
+        label = self.other.label(tuple(extent), (x0, y0, x1, y1), sample.width, sample.height, flagged)
+        return Hand((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, label)
 
 
 def _load_json(path: Path) -> dict:
