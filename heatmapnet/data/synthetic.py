@@ -158,8 +158,8 @@ def render(sample: Sample) -> np.ndarray:
     image = _background(pixels, width, height)
     for drawn in scene(sample.synthetic_seed, width, height, sample.meta["max_hands"]):
         _draw_hand(image, drawn, pixels)
-    noisy = image + finish.standard_normal(image.shape, np.float32) * finish.uniform(2.0, 8.0)
-    image = np.clip(noisy, 0, 255).astype(np.uint8)
+    noise = finish.standard_normal(image.shape[:2], np.float32) * finish.uniform(2.0, 8.0)  # sensor-like grain
+    image = cv2.add(image, cv2.merge([noise] * 3), dtype=cv2.CV_8U)
     if finish.random() < 0.3:
         image = cv2.GaussianBlur(image, (0, 0), finish.uniform(0.5, 1.2))
     return image
@@ -177,17 +177,19 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
     if kind == 0:
         cells = rng.uniform(0, 255, size=(rng.integers(2, 12), rng.integers(2, 12), 3)).astype(np.float32)
         image = cv2.resize(cells, (width, height), interpolation=cv2.INTER_CUBIC)
+        image = np.clip(image, 0, 255).astype(np.uint8)
     else:
         phi = rng.uniform(0, np.pi)
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-        along = xs * np.cos(phi) + ys * np.sin(phi)
+        along = (np.arange(width, dtype=np.float32)[None] * np.cos(phi)
+                 + np.arange(height, dtype=np.float32)[:, None] * np.sin(phi))
         if kind == 1:
             t = 0.5 + 0.5 * np.sin(2 * np.pi * along / rng.uniform(8, 60))
         else:
             t = (along - along.min()) / max(float(np.ptp(along)), 1.0)
-        colours = rng.uniform(0, 255, size=(2, 3)).astype(np.float32)
-        image = colours[0] + t[..., None] * (colours[1] - colours[0])
-    image = np.clip(image, 0, 255).astype(np.uint8)
+        colours = rng.uniform(0, 255, size=(2, 3))
+        palette = colours[0] + np.linspace(0, 1, 256)[:, None] * (colours[1] - colours[0])  # t -> colour
+        levels = (t * 255).astype(np.uint8)
+        image = cv2.LUT(cv2.merge([levels] * 3), palette.astype(np.uint8)[None])
     short = min(width, height)
     for _ in range(rng.integers(2, 9)):
         skin = rng.random() < 0.3
