@@ -1,5 +1,6 @@
 """Dataset readers and pixel loading on generated files, their errors on bad input, and the shared sets."""
 import json
+import multiprocessing
 
 import cv2
 import numpy as np
@@ -10,6 +11,7 @@ from conftest import shared_path
 
 from heatmapnet.data.coco import CocoReader, OtherRule
 from heatmapnet.data.egohands import EgoHandsReader
+from heatmapnet.data import loading
 from heatmapnet.data.loading import load_rgb
 from heatmapnet.errors import UserError
 from heatmapnet.hands import OPEN, OTHER, Hand, Sample
@@ -102,8 +104,9 @@ def test_load_rgb_gives_none_for_missing_or_broken_images(tmp_path):
                            meta={"video_frame": True})) is None
 
 
-def test_load_rgb_reads_video_frames_in_any_order(tmp_path):
-    """Each frame has a bright bar at a frame-specific row: sequential reads, seeks back and forth."""
+@pytest.fixture
+def barcode_video(tmp_path):
+    """12 frames; frame i has a bright bar on rows 4i..4i+3."""
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
     assert writer.isOpened()
@@ -112,11 +115,32 @@ def test_load_rgb_reads_video_frames_in_any_order(tmp_path):
         frame[4 * index:4 * index + 4] = 255
         writer.write(frame)
     writer.release()
-    for index in (0, 1, 2, 9, 3, 4, 11, 5):
-        frame = load_rgb(Sample(hands=[], image_path=str(path), frame_index=index, meta={"video_frame": True}))
-        assert frame.shape == (48, 64, 3)
-        assert int(np.argmax(frame[..., 1].mean(axis=1))) // 4 == index
-    assert load_rgb(Sample(hands=[], image_path=str(path), frame_index=12, meta={"video_frame": True})) is None
+    return str(path)
+
+
+def bar_index(path, index):
+    frame = load_rgb(Sample(hands=[], image_path=path, frame_index=index, meta={"video_frame": True}))
+    assert frame.shape == (48, 64, 3)
+    return int(np.argmax(frame[..., 1].mean(axis=1))) // 4
+
+
+def test_load_rgb_reads_video_frames_in_any_order(barcode_video):
+    """Sequential reads, seeks back and forth, and past the end."""
+    assert [bar_index(barcode_video, i) for i in (0, 1, 2, 9, 3, 4, 11, 5)] == [0, 1, 2, 9, 3, 4, 11, 5]
+    assert load_rgb(Sample(hands=[], image_path=barcode_video, frame_index=12, meta={"video_frame": True})) is None
+
+
+def captures_in_use_then_frame(path, index):
+    return len(loading._videos.captures), bar_index(path, index)
+
+
+def test_a_forked_worker_opens_its_own_video(barcode_video):
+    """DataLoader workers fork: a child must neither use nor release the parent's open decoder."""
+    assert bar_index(barcode_video, 5) == 5
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(captures_in_use_then_frame, (barcode_video, 2))
+        assert child.get(timeout=60) == (0, 2)
+    assert bar_index(barcode_video, 6) == 6
 
 
 BAD_COCO = [

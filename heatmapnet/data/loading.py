@@ -23,6 +23,7 @@ class _VideoCache:
 
     def __init__(self):
         self.captures: OrderedDict[str, list] = OrderedDict()
+        self.inherited: list[OrderedDict] = []
 
     def frame(self, path: str, index: int) -> np.ndarray | None:
         entry = self.captures.pop(path, None)
@@ -49,13 +50,16 @@ class _VideoCache:
         entry[1] = index + 1 if ok else -1  # -1: position unknown, seek next time
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok else None
 
-    def clear(self) -> None:
-        """Forget the parent's captures in a forked child (their decoder state is not the child's to share)."""
+    def forget_inherited(self) -> None:
+        """In a forked child: stop using the parent's captures (their decoder state is the parent's), but
+        keep them referenced, because releasing one here would wait for decoder threads that only exist
+        in the parent."""
+        self.inherited.append(self.captures)
         self.captures = OrderedDict()
 
 
 _videos = _VideoCache()
-os.register_at_fork(after_in_child=_videos.clear)
+os.register_at_fork(after_in_child=_videos.forget_inherited)
 
 
 def load_rgb(sample: Sample) -> np.ndarray | None:
