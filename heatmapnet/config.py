@@ -25,7 +25,12 @@ def plain(config) -> dict:
 
 
 def dataclass_from(cls, config, section: str):
-    """Build a dataclass from a config section; unknown keys are a one-line UserError naming the valid ones."""
+    """Build a dataclass from a config section (a mapping, an instance, or None for the defaults);
+    unknown keys are a one-line UserError naming the valid ones."""
+    if config is None:
+        return cls()
+    if isinstance(config, cls):
+        return config
     values = plain(config)
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)

@@ -130,7 +130,7 @@ def train(cfg) -> dict:
             if (epoch + 1) % schedule.val_every == 0 or last_epoch:
                 metrics, val_stats = validate(model, criterion, val_loader, device, model.stride, decode_config)
                 log_validation(writer, metrics, val_stats, epoch)
-                if metrics.get("f1", -1.0) > best_f1:
+                if (metrics.get("f1") or 0.0) > best_f1:
                     best_f1 = metrics["f1"]
                     save("best.pt", epoch, metrics)
                 if (epoch + 1) % schedule.image_every == 0 or last_epoch:
@@ -182,7 +182,7 @@ def log_validation(writer: SummaryWriter, metrics: dict, stats, epoch: int) -> N
     for name, value in stats.losses.items():
         writer.add_scalar(f"val/{name}", value, epoch)
     for name, value in metrics.items():
-        if isinstance(value, (int, float)) and math.isfinite(value):
+        if isinstance(value, (int, float)) and math.isfinite(value):  # None: undefined (e.g. no detections)
             writer.add_scalar(f"val/{name}", value, epoch)
 
 
@@ -191,8 +191,13 @@ def epoch_line(epoch: int, epochs: int, stats, metrics: dict, elapsed: float) ->
     line = (f"epoch {epoch + 1}/{epochs}  loss {stats.losses.get('loss', float('nan')):.4f}  "
             f"{stats.images / max(elapsed, 1e-9):.1f} img/s")
     if metrics:
-        line += (f"  val F1 {metrics.get('f1', float('nan')):.3f}  AP {metrics.get('point_ap', float('nan')):.3f}"
-                 f"  median error {metrics.get('median_error_px', float('nan')):.1f} px")
+        line += (f"  val F1 {shown(metrics.get('f1'), '.3f')}  AP {shown(metrics.get('point_ap'), '.3f')}"
+                 f"  median error {shown(metrics.get('median_error_px'), '.1f')} px")
     if stats.skipped:
         line += f"  skipped {len(stats.skipped)} unreadable image(s), e.g. {stats.skipped[0]}"
     return line
+
+
+def shown(value, spec: str) -> str:
+    """A metric for the console; undefined metrics (None) read as n/a."""
+    return "n/a" if value is None else format(value, spec)

@@ -4,7 +4,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from heatmapnet.data.augment import AugmentConfig, augment, fit
-from heatmapnet.data.options import options_from
+from heatmapnet.config import dataclass_from
 from heatmapnet.errors import UserError
 from heatmapnet.hands import OPEN, OTHER, Hand
 from heatmapnet.preprocess import FrameTransform
@@ -134,10 +134,10 @@ def test_fit_and_disabled_augmentation_are_the_tracking_resize(mode):
 
 def test_augment_config_from_a_hydra_node_and_its_errors():
     node = OmegaConf.create({"scale": [0.5, 2.0], "hue": 0})
-    config = options_from(AugmentConfig, node, "augmentation")
+    config = dataclass_from(AugmentConfig, node, "augmentation")
     assert config.scale == (0.5, 2.0) and config.hue == 0
-    assert options_from(AugmentConfig, None, "augmentation") == AugmentConfig()
-    with pytest.raises(UserError, match=r"unknown augmentation option\(s\) \['zoom'\]: expected \["):
-        options_from(AugmentConfig, {"zoom": [1, 2]}, "augmentation")
+    assert dataclass_from(AugmentConfig, None, "augmentation") == AugmentConfig()
+    with pytest.raises(UserError, match=r"unknown key\(s\) \['zoom'\] in `augmentation` config: valid keys are"):
+        dataclass_from(AugmentConfig, {"zoom": [1, 2]}, "augmentation")
     with pytest.raises(UserError, match="scale .* low <= high.*flip_prob"):
         AugmentConfig(scale=(2.0, 1.0), flip_prob=1.5)

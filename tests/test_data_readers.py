@@ -182,7 +182,7 @@ def test_coco_reader_names_missing_folder_file_and_bad_options(tmp_path):
         CocoReader().read(tmp_path / "nowhere")
     with pytest.raises(UserError, match="no annotation file at .*labels.json"):
         CocoReader(annotations="labels.json").read(tmp_path)
-    with pytest.raises(UserError, match="unknown other-rule option"):
+    with pytest.raises(UserError, match="unknown key.* in `other-rule` config"):
         CocoReader(other={"min_size": 3})
     with pytest.raises(UserError, match="max_cut_fraction"):
         CocoReader(other={"max_cut_fraction": 1.5})

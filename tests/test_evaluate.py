@@ -1,8 +1,5 @@
 """`python -m heatmapnet.evaluate` end to end on a tiny generated COCO folder with a random-weight model."""
-import importlib
 import json
-import sys
-import types
 from pathlib import Path
 
 import cv2
@@ -10,57 +7,17 @@ import numpy as np
 import pytest
 
 from heatmapnet.checkpoint import save_checkpoint
-from heatmapnet.hands import OTHER, Hand, Sample
 from heatmapnet.model import HeatmapNet, ModelConfig
 
 FRAMES_PER_VIDEO = 3
 VIDEOS = ("kitchen", "desk")
 
 
-def coco_stand_ins() -> dict[str, types.ModuleType]:
-    """Minimal versions of heatmapnet.data.coco / .loading for as long as branch `data` is not merged.
-
-    Only modules that do not exist yet are replaced; once the real ones are there, they are used.
-    """
-    stand_ins = {}
-    try:
-        importlib.import_module("heatmapnet.data.coco")
-    except ImportError:
-        class CocoReader:
-            def __init__(self, annotations="annotations.json"):
-                self.annotations = annotations
-
-            def read(self, root):
-                document = json.loads((Path(root) / self.annotations).read_text())
-                samples = {image["id"]: Sample([], str(Path(root) / image["file_name"]), None, image["width"],
-                                                image["height"], image.get("video"), image.get("frame_index"))
-                           for image in document["images"]}
-                for annotation in document["annotations"]:
-                    label = OTHER if annotation.get("ignore") else "open"
-                    samples[annotation["image_id"]].hands.append(Hand.from_bbox(annotation["bbox"], label))
-                return list(samples.values())
-
-        stand_ins["heatmapnet.data.coco"] = types.SimpleNamespace(CocoReader=CocoReader)
-    try:
-        importlib.import_module("heatmapnet.data.loading")
-    except ImportError:
-        def load_rgb(sample):
-            image = cv2.imread(sample.image_path)
-            return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-        stand_ins["heatmapnet.data.loading"] = types.SimpleNamespace(load_rgb=load_rgb)
-    return stand_ins
-
-
 @pytest.fixture(scope="module")
 def evaluate():
-    with pytest.MonkeyPatch.context() as patch:
-        for name, module in coco_stand_ins().items():
-            patch.setitem(sys.modules, name, module)
-        patch.delitem(sys.modules, "heatmapnet.evaluate", raising=False)
-        module = importlib.import_module("heatmapnet.evaluate")
-        patch.setitem(sys.modules, "heatmapnet.evaluate", module)
-        yield module
+    import heatmapnet.evaluate
+
+    return heatmapnet.evaluate
 
 
 @pytest.fixture(scope="module")

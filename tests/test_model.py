@@ -6,7 +6,7 @@ from heatmapnet.checkpoint import load_model, save_checkpoint
 from heatmapnet.errors import UserError
 from heatmapnet.model import PRIOR_PROBABILITY, HeatmapNet, ModelConfig
 
-from .conftest import shared_path
+from conftest import shared_path
 
 VARIANTS = [(name, stride) for name, spec in SPECS.items() for stride in spec.cuts]
 

@@ -2,10 +2,8 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
 
 from heatmapnet.checkpoint import load_model, read_checkpoint
@@ -54,7 +52,8 @@ def test_resume_refuses_another_model_layout(tmp_path):
 
 def test_short_overfit_run_finds_the_hands(tmp_path):
     """A few synthetic images, trained on and validated on themselves: the pipeline can learn."""
-    cfg = compose_train("data=synthetic", "data.options.count=8", "data.split.val_fraction=0.0",
+    cfg = compose_train("data=synthetic", "data.options.count=8", "data.options.width=160",
+                        "data.options.height=120", "model.input_width=160", "model.input_height=120",
                         "data.validate_on_train=true", "data.augment={enabled: false}",
                         "model.pretrained=null", "train.epochs=60", "train.batch_size=8", "train.lr=0.01",
                         "train.num_workers=0", "train.val_every=60", "train.warmup_epochs=2",

@@ -1,0 +1,2 @@
+"""Dataset readers register themselves on import; importing the package makes every reader available."""
+from . import coco, egohands, synthetic  # noqa: F401

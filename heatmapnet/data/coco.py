@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..hands import LABELS, OPEN, OTHER, Hand, Sample
-from .options import options_from
+from ..config import dataclass_from
 from .registry import register_reader
 
 UNLABELLED_FLAGS = ("labelled", "mediapipe_found")  # image keys whose `false` means "nobody labelled this"
@@ -94,7 +94,7 @@ class CocoReader:
     def __init__(self, annotations: str = "annotations.json", other=None, unlabelled_images: str = "drop",
                  empty_images: str = "keep", name: str | None = None):
         self.annotations = annotations
-        self.other = options_from(OtherRule, other, "other-rule")
+        self.other = dataclass_from(OtherRule, other, "other-rule")
         self.unlabelled_images = _choice("unlabelled_images", unlabelled_images, KEEP_OR_DROP)
         self.empty_images = _choice("empty_images", empty_images, KEEP_OR_DROP)
         self.name = name

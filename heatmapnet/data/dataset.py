@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..config import plain
+from ..config import dataclass_from, plain
 from ..hands import Sample
 from ..model import ModelConfig
 from ..targets import TargetConfig, encode
@@ -118,7 +118,7 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, seed: int)
         weights.append(float(source.get("weight", 1.0)))
         summary.append(f"{name}: {len(train)} train / {len(val)} val frames "
                        f"({sum(len(s.hands) for s in samples)} hands)")
-    augmentation = AugmentConfig.make(config.get("augment"))
+    augmentation = dataclass_from(AugmentConfig, config.get("augment"), "data.augment")
     train_samples = [sample for group in train_groups for sample in group]
     if config.get("validate_on_train", False):  # overfitting checks: validate on the training frames themselves
         val_samples = list(train_samples)

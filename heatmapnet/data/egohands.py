@@ -18,7 +18,7 @@ import scipy.io
 from ..errors import UserError
 from ..hands import Hand, Sample
 from .coco import OtherRule
-from .options import options_from
+from ..config import dataclass_from
 from .registry import register_reader
 
 POLYGON_FIELDS = ("myleft", "myright", "yourleft", "yourright")
@@ -30,7 +30,7 @@ class EgoHandsReader:
     """Reads every video folder under `<root>/_LABELLED_SAMPLES` (or under root itself)."""
 
     def __init__(self, other=None, name: str = "egohands"):
-        self.other = options_from(OtherRule, other, "other-rule")
+        self.other = dataclass_from(OtherRule, other, "other-rule")
         self.name = name
 
     def read(self, root: Path) -> list[Sample]:
