@@ -33,10 +33,14 @@ class DecodeConfig:
             raise ValueError(f"nms_kernel must be an odd positive integer, got {self.nms_kernel}")
 
 
-def peak_mask(prob: torch.Tensor, kernel: int = 3) -> torch.Tensor:
-    """Cells that are the maximum of their kernel x kernel neighbourhood (Bx1xHxW bool)."""
-    pooled = F.max_pool2d(prob, kernel, stride=1, padding=kernel // 2)
-    return prob == pooled
+def peak_mask(scores: torch.Tensor, kernel: int = 3) -> torch.Tensor:
+    """Cells that are the maximum of their kernel x kernel neighbourhood (Bx1xHxW bool).
+
+    Run it on logits: a confident plateau saturates to exactly 1.0 after the sigmoid in float32,
+    which would make every plateau cell a "peak"; logits keep the ordering and rarely tie.
+    """
+    pooled = F.max_pool2d(scores, kernel, stride=1, padding=kernel // 2)
+    return scores == pooled
 
 
 def neighbourhoods(prob: torch.Tensor, batch: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
@@ -84,7 +88,7 @@ def decode(heatmap_logits, size=None, stride: int = 8, config: DecodeConfig = De
     """
     logits = torch.as_tensor(heatmap_logits).float()
     prob = torch.sigmoid(logits)
-    keep = peak_mask(prob, config.nms_kernel) & (prob >= config.threshold)
+    keep = peak_mask(logits, config.nms_kernel) & (prob >= config.threshold)
     batch, _, ys, xs = keep.nonzero(as_tuple=True)
     scores = prob[batch, 0, ys, xs]
     offsets = subpixel_offsets(neighbourhoods(prob, batch, ys, xs), config.refine)

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from .decode import DecodeConfig, decode
 from .metrics import PointMetrics
+from .targets import TargetConfig, ignore_extent
 
 RANKING_THRESHOLD = 0.05  # validation decodes low so AP sees the whole ranking; P/R/F1 use the real threshold
 
@@ -56,11 +57,14 @@ def train_one_epoch(model, criterion, loader, optimizer, scheduler, device, epoc
 
 
 @torch.no_grad()
-def validate(model, criterion, loader, device, stride: int, decode_config: DecodeConfig,
+def validate(model, criterion, loader, device, stride: int, decode_config: DecodeConfig, target: TargetConfig,
              show_progress: bool = False) -> tuple[dict, EpochStats]:
-    """Validation losses and point metrics (detections and hands both in network-input pixels)."""
+    """Validation losses and point metrics (detections and hands both in network-input pixels).
+
+    Detections inside an `other` hand's ignore region count neither way, as in the loss.
+    """
     model.eval()
-    metrics = PointMetrics()
+    metrics = PointMetrics(ignore_radius=lambda hand: ignore_extent(hand, stride, target) * stride)
     stats = EpochStats()
     totals: dict[str, float] = {}
     steps = 0

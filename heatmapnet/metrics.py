@@ -6,6 +6,9 @@ hand when their distance is at most 0.5 * sqrt(w * h) of the hand's box ("best" 
 hand sizes); a box matches when IoU >= the IoU threshold ("best" = highest IoU). A detection that
 matches no free open hand but does match an `other` hand is ignored (neither TP nor FP, like COCO
 crowd regions, and an `other` hand may absorb several detections); `other` hands are never misses.
+An `other` hand absorbs detections out to `ignore_radius(hand)` pixels when that is larger than its
+match radius: validation passes the loss's ignore region, so a detection in an area the model was told
+"anything goes" is not counted against it.
 
 Greedy-by-score rather than Hungarian because the decisions for a detection depend only on the
 detections scored above it: the matching at any operating threshold is a prefix of the matching of
@@ -19,6 +22,7 @@ detections, no matched pairs, no sizes) are None, never a made-up 0 or 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -121,7 +125,8 @@ class PointMetrics:
     in the same pixels as the hands; w, h NaN when the model has no size head.
     """
 
-    def __init__(self):
+    def __init__(self, ignore_radius: Callable[[Hand], float] | None = None):
+        self.ignore_radius = ignore_radius
         self.images = 0
         self.open_hands = 0
         self.has_sizes = True
@@ -137,7 +142,11 @@ class PointMetrics:
         is_open = np.array([hand.label == OPEN for hand in hands], dtype=bool)
         sizes = np.array([hand.size for hand in hands], dtype=float)
         distances = centre_distances(detections, hands)
-        outcome = greedy_match(distances / np.maximum(sizes, 1e-12), distances <= MATCH_RADIUS * sizes, is_open)
+        radius = MATCH_RADIUS * sizes
+        if self.ignore_radius is not None:
+            wider = np.array([self.ignore_radius(hand) for hand in hands], dtype=float).reshape(-1)
+            radius = np.where(is_open, radius, np.maximum(radius, wider))
+        outcome = greedy_match(distances / np.maximum(sizes, 1e-12), distances <= radius, is_open)
 
         hit = np.flatnonzero(outcome >= 0)
         error_px = np.full(len(detections), np.nan)

@@ -32,6 +32,12 @@ def blob_radius(hand: Hand, stride: int, config: TargetConfig) -> float:
     return max(config.min_radius, config.radius_scale * hand.size / stride)
 
 
+def ignore_extent(hand: Hand, stride: int, config: TargetConfig) -> float:
+    """Radius in cells around an `other` hand where the loss supervises nothing."""
+    radius = blob_radius(hand, stride, config)
+    return radius * (2.0 if config.shape == "gaussian" else 1.0) + config.ignore_margin
+
+
 def encode(hands: list[Hand], width: int, height: int, stride: int, config: TargetConfig) -> dict[str, np.ndarray]:
     """Targets for a width x height network input: heatmap, mask (1x h x w), size (2 x h x w), size_mask.
 
@@ -47,12 +53,11 @@ def encode(hands: list[Hand], width: int, height: int, stride: int, config: Targ
         if not (0 <= hand.x < width and 0 <= hand.y < height):
             continue
         cx, cy = hand.x / stride - 0.5, hand.y / stride - 0.5
-        radius = blob_radius(hand, stride, config)
         distance2 = (xs - cx) ** 2 + (ys - cy) ** 2
         if hand.label == OTHER:
-            extent = radius * (2.0 if config.shape == "gaussian" else 1.0) + config.ignore_margin
-            ignored |= distance2 <= extent**2
+            ignored |= distance2 <= ignore_extent(hand, stride, config) ** 2
             continue
+        radius = blob_radius(hand, stride, config)
         if hand.label != OPEN:
             raise ValueError(f"hand label must be {OPEN!r} or {OTHER!r}, got {hand.label!r}")
         if config.shape == "gaussian":

@@ -21,6 +21,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .config import dataclass_from, plain
+from .data.augment import AugmentConfig
 from .data.dataset import MixSampler, build_data, collate
 from .decode import DecodeConfig
 from .engine import train_one_epoch, validate
@@ -76,7 +77,8 @@ def train(cfg) -> dict:
     decode_config = dataclass_from(DecodeConfig, cfg.decode, "decode")
     schedule = cfg.train
 
-    data = build_data(cfg.data, model_config, target_config, int(cfg.seed))
+    augmentation = dataclass_from(AugmentConfig, cfg.augment, "augment")
+    data = build_data(cfg.data, model_config, target_config, augmentation, int(cfg.seed))
     if len(data.train) == 0:
         raise UserError("the training split is empty: check data.root and the split settings")
     sampler = MixSampler(data.train_weights, int(cfg.seed), rank, world_size)
@@ -128,7 +130,8 @@ def train(cfg) -> dict:
             elapsed = time.perf_counter() - started
             last_epoch = epoch == schedule.epochs - 1
             if (epoch + 1) % schedule.val_every == 0 or last_epoch:
-                metrics, val_stats = validate(model, criterion, val_loader, device, model.stride, decode_config)
+                metrics, val_stats = validate(model, criterion, val_loader, device, model.stride, decode_config,
+                                               target_config)
                 log_validation(writer, metrics, val_stats, epoch)
                 if (metrics.get("f1") or 0.0) > best_f1:
                     best_f1 = metrics["f1"]

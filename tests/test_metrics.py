@@ -187,3 +187,17 @@ def test_counts_at_a_threshold_equal_matching_only_the_kept_detections():
     keys = ("tp", "fp", "fn", "ignored", "precision", "recall", "f1", "median_error_px", "median_error_size")
     assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
     assert a["tp"] > 0 and a["fp"] > 0 and a["ignored"] > 0
+
+
+def test_other_hands_absorb_detections_out_to_the_ignore_radius():
+    hands = [Hand(50, 50, 10, 10, label=OTHER)]
+    near = np.array([[58.0, 50.0, 0.9, np.nan, np.nan]])  # 8 px away: beyond the 5 px match radius
+    plain = PointMetrics()
+    plain.update(near, hands)
+    assert plain.summary(0.5)["fp"] == 1
+    wide = PointMetrics(ignore_radius=lambda hand: 12.0)
+    wide.update(near, hands)
+    assert wide.summary(0.5)["fp"] == 0 and wide.summary(0.5)["ignored"] == 1
+    open_hand = PointMetrics(ignore_radius=lambda hand: 12.0)  # the wider radius never applies to open hands
+    open_hand.update(near, [Hand(50, 50, 10, 10)])
+    assert open_hand.summary(0.5)["tp"] == 0 and open_hand.summary(0.5)["fp"] == 1

@@ -54,7 +54,7 @@ def test_short_overfit_run_finds_the_hands(tmp_path):
     """A few synthetic images, trained on and validated on themselves: the pipeline can learn."""
     cfg = compose_train("data=synthetic", "data.options.count=8", "data.options.width=160",
                         "data.options.height=120", "model.input_width=160", "model.input_height=120",
-                        "data.validate_on_train=true", "data.augment={enabled: false}",
+                        "data.validate_on_train=true", "augment.enabled=false",
                         "model.pretrained=null", "train.epochs=60", "train.batch_size=8", "train.lr=0.01",
                         "train.num_workers=0", "train.val_every=60", "train.warmup_epochs=2",
                         f"out_dir={tmp_path}")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..config import dataclass_from, plain
+from ..config import plain
 from ..hands import Sample
 from ..model import ModelConfig
 from ..targets import TargetConfig, encode
@@ -102,7 +102,8 @@ class DataSplit:
     summary: list[str]
 
 
-def build_data(data_config, model: ModelConfig, target: TargetConfig, seed: int) -> DataSplit:
+def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentation: AugmentConfig,
+               seed: int) -> DataSplit:
     """Read every dataset of a data config, split each (by video by default), and mix the training parts."""
     config = plain(data_config)
     split = config.get("split", {})
@@ -118,7 +119,6 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, seed: int)
         weights.append(float(source.get("weight", 1.0)))
         summary.append(f"{name}: {len(train)} train / {len(val)} val frames "
                        f"({sum(len(s.hands) for s in samples)} hands)")
-    augmentation = dataclass_from(AugmentConfig, config.get("augment"), "data.augment")
     train_samples = [sample for group in train_groups for sample in group]
     if config.get("validate_on_train", False):  # overfitting checks: validate on the training frames themselves
         val_samples = list(train_samples)
