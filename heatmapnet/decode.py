@@ -33,10 +33,10 @@ class DecodeConfig:
             raise ValueError(f"nms_kernel must be an odd positive integer, got {self.nms_kernel}")
 
 
-def peak_mask(prob: torch.Tensor, kernel: int = 3) -> torch.Tensor:
+def peak_mask(scores: torch.Tensor, kernel: int = 3) -> torch.Tensor:
     """Cells that are the maximum of their kernel x kernel neighbourhood (Bx1xHxW bool)."""
-    pooled = F.max_pool2d(prob, kernel, stride=1, padding=kernel // 2)
-    return prob == pooled
+    pooled = F.max_pool2d(scores, kernel, stride=1, padding=kernel // 2)
+    return scores == pooled
 
 
 def neighbourhoods(prob: torch.Tensor, batch: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
@@ -84,7 +84,9 @@ def decode(heatmap_logits, size=None, stride: int = 8, config: DecodeConfig = De
     """
     logits = torch.as_tensor(heatmap_logits).float()
     prob = torch.sigmoid(logits)
-    keep = peak_mask(prob, config.nms_kernel) & (prob >= config.threshold)
+    # NMS on logits: sigmoid saturates to exactly 1.0 in float32 (logits above ~17), which would
+    # turn a confident peak and its neighbour into a tie and report the same hand twice.
+    keep = peak_mask(logits, config.nms_kernel) & (prob >= config.threshold)
     batch, _, ys, xs = keep.nonzero(as_tuple=True)
     scores = prob[batch, 0, ys, xs]
     offsets = subpixel_offsets(neighbourhoods(prob, batch, ys, xs), config.refine)

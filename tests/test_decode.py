@@ -97,6 +97,14 @@ def test_nms_separates_two_close_peaks_only_when_the_kernel_allows():
     assert len(one) == 1 and one[0, 2] == pytest.approx(0.9, abs=1e-4)
 
 
+def test_a_saturated_peak_is_reported_once():
+    # Logits 20 and 24 both become probability 1.0 in float32: still one hand, at the higher logit.
+    logits = np.full((1, 1, ROWS, COLS), -10.0, np.float32)
+    logits[0, 0, 7, 9], logits[0, 0, 7, 10] = 20.0, 24.0
+    found = decode(logits, config=DecodeConfig(threshold=0.5, refine="argmax"))[0]
+    assert len(found) == 1 and found[0, 0] == (10 + 0.5) * 8
+
+
 def test_threshold_and_top_k_keep_the_best_peaks_in_score_order():
     peaks = [(3, 3, 0.95), (10, 3, 0.6), (16, 3, 0.8), (3, 11, 0.4), (10, 11, 0.7), (16, 11, 0.9)]
     logits = gaussian_logits(peaks, sigma=0.7)
