@@ -13,20 +13,25 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
-import hydra
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-from tqdm import tqdm
+# Before torch loads OpenMP: let its idle threads sleep instead of spin. With the capture thread or
+# any other program busy, spinning threads take the cores the network needs; on a loaded 2-core
+# machine a forward pass measured 7-15x slower with libgomp's default (benchmarks/bench_track.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from heatmapnet.detector import HandDetector
-from heatmapnet.errors import UserError
-from heatmapnet.overlay import Trails, annotate, heatmap_overlay
-from heatmapnet.runtimes import open_runtime
-from heatmapnet.sources import CaptureThread, open_source
-from heatmapnet.track_output import AnnotatedVideoWriter, JsonlWriter, frame_record
-from heatmapnet.tracker import HandTracker, TrackerConfig
+import cv2  # noqa: E402
+import hydra  # noqa: E402
+from hydra.errors import HydraException, OverrideParseException  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from omegaconf.errors import OmegaConfBaseException  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from heatmapnet.detector import HandDetector  # noqa: E402
+from heatmapnet.errors import UserError  # noqa: E402
+from heatmapnet.overlay import Trails, annotate, heatmap_overlay  # noqa: E402
+from heatmapnet.runtimes import open_runtime  # noqa: E402
+from heatmapnet.sources import CaptureThread, open_source  # noqa: E402
+from heatmapnet.track_output import AnnotatedVideoWriter, JsonlWriter, frame_record  # noqa: E402
+from heatmapnet.tracker import HandTracker, TrackerConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
 STAGES = ("wait", "preprocess", "model", "decode", "track", "draw", "write")
@@ -47,7 +52,7 @@ def typed(default, overrides, key: str):
         full_key = getattr(error, "full_key", None)
         raise UserError(f"{key}{'.' + full_key if full_key else ''}: {first_line(error)}") from None
     except ValueError as error:  # the dataclass's own range checks
-        raise UserError(f"{key}: {error}") from None
+        raise UserError(f"{key}: {first_line(error)}") from None
 
 
 def require(condition: bool, message: str) -> None:
@@ -220,6 +225,8 @@ def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us instead of Hydra's multi-line report
     try:
         hydra_main()
+    except OverrideParseException as error:
+        fail(f"cannot parse the setting {error.override!r}: {first_line(error)} (expected key=value)")
     except (HydraException, OmegaConfBaseException) as error:
         cause = f" {first_line(error.__cause__)}" if error.__cause__ else ""
         fail(f"{first_line(error)}{cause} (list the settings with `python track.py --cfg job`)")

@@ -166,6 +166,8 @@ def open_source(source, fps: float = 30.0) -> FrameSource:
     """
     if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
         return CameraSource(int(source))
+    if source is None or not str(source).strip():
+        raise UserError("no source given: pass a camera index such as source=0, a video file, an image or a folder")
     path = Path(str(source)).expanduser()
     if not path.exists():
         raise UserError(f"source not found: {path} (give a camera index such as source=0, a video file, "

@@ -3,6 +3,7 @@ window under Xvfb, and one-line errors with exit status 2."""
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,6 +129,7 @@ def test_config_file_lists_the_library_defaults():
     ("input_size=[320]", r"input_size must be \[width, height\]"),
     ("output.video=out.gif", r"output\.video .*out\.gif: unsupported extension '\.gif'"),
     ("source=nowhere/clip.mp4", r"source not found: nowhere/clip\.mp4"),
+    ("source=", r"no source given"),
     ("threads=0", r"threads must be a positive integer"),
 ])
 def test_bad_settings_are_user_errors(checkpoint, override, message):
@@ -159,12 +161,15 @@ def test_missing_default_checkpoint_is_one_line_from_any_directory(tmp_path):
     assert "checkpoint=PATH" in result.stderr
 
 
-def test_unknown_setting_is_one_line(tmp_path):
-    result = run_cli("track.max_agee=3", cwd=tmp_path)
+@pytest.mark.parametrize("setting, message", [
+    ("track.max_agee=3", r"error: Could not override 'track\.max_agee'\. Key 'max_agee' is not in struct"),
+    ("source=[1", r"error: cannot parse the setting 'source=\[1': .* \(expected key=value\)"),
+])
+def test_bad_command_line_is_one_line(tmp_path, setting, message):
+    result = run_cli(setting, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: Could not override 'track.max_agee'.")
-    assert "not in struct" in result.stderr
+    assert re.match(message, result.stderr)
 
 
 def test_real_phone_video_runs_upright_and_prints_the_summary(tmp_path, checkpoint):
