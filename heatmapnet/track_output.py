@@ -4,6 +4,8 @@ JSONL record, in source-frame pixels (velocities in pixels per second, `w`/`h` n
     {"frame": i, "t": seconds, "width": W, "height": H, ["file": name,]
      "detections": [{"x", "y", "score", "w", "h"}],
      "tracks": [{"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}]}
+`frame` is the index in the source, so frames a live camera dropped leave gaps; `file` is there for
+image sources; a track's `age` counts frames since it started and `missed` marks a coasting track.
 """
 from __future__ import annotations
 
