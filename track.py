@@ -128,7 +128,8 @@ class Stopwatch:
 
 
 def check_settings(cfg: DictConfig) -> None:
-    require(isinstance(cfg.threads, int) and cfg.threads > 0, f"threads must be a positive integer, not {cfg.threads!r}")
+    require(isinstance(cfg.threads, int) and cfg.threads > 0,
+            f"threads must be a positive integer, not {cfg.threads!r}")
     require(isinstance(cfg.fps, (int, float)) and cfg.fps > 0, f"fps must be a positive number, not {cfg.fps!r}")
     require(cfg.max_frames is None or (isinstance(cfg.max_frames, int) and cfg.max_frames > 0),
             f"max_frames must be a positive integer or null, not {cfg.max_frames!r}")

@@ -29,13 +29,13 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from helpers_video import write_blob_video  # noqa: E402  (the tests' generator of moving-blob videos)
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 import track  # noqa: E402
 from heatmapnet.checkpoint import save_checkpoint  # noqa: E402
 from heatmapnet.model import HeatmapNet, ModelConfig  # noqa: E402
 from heatmapnet.runtimes import open_runtime  # noqa: E402
-from helpers_video import write_blob_video  # noqa: E402  (the tests' generator of moving-blob videos)
 
 TARGET_FPS = 100.0  # issue 3: read + model + decode + track, mobilenet_v2 stride 8, 320x240, 2 threads
 SSD_FPS = 21.0  # published, SSD hand detector at 320x240 on a 4-core laptop
@@ -82,7 +82,8 @@ def main() -> None:
             checkpoint = Path(folder) / "untrained.pt"
             save_checkpoint(checkpoint, HeatmapNet(ModelConfig(backbone=args.backbone, stride=args.stride)))
         video = args.video or write_blob_video(Path(folder) / "clip.mp4", count=args.frames)
-        print(f"{args.backbone} stride {args.stride}, {args.threads} threads, video {video}, torch {torch.__version__}, "
+        print(f"{args.backbone} stride {args.stride}, {args.threads} threads, video {video}, "
+              f"torch {torch.__version__}, "
               f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY'] or '(libgomp default)'}, "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         references, runs = [], []
@@ -94,11 +95,12 @@ def main() -> None:
     print()
     print("repeat  plain model(x) ms  end to end ms (FPS)  ratio")
     for repeat, (reference, run) in enumerate(zip(references, runs), 1):
-        print(f"{repeat:>6}  {reference:>17.2f}  {1000 / run['fps']:>8.2f} ({run['fps']:5.1f})  {1000 / run['fps'] / reference:5.2f}")
+        frame_ms = 1000 / run["fps"]
+        print(f"{repeat:>6}  {reference:>17.2f}  {frame_ms:>8.2f} ({run['fps']:5.1f})  {frame_ms / reference:5.2f}")
     best = max(range(len(runs)), key=lambda index: runs[index]["fps"])
     run, reference = runs[best], references[best]
     frame_ms = 1000 / run["fps"]
-    print(f"best run, per stage (ms): " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in run["ms"].items()))
+    print("best run, per stage (ms): " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in run["ms"].items()))
     print(f"  end to end {frame_ms:.2f} ms = {run['fps']:.1f} FPS; {frame_ms / reference:.2f}x its plain model(x) "
           f"loop ({reference:.2f} ms); model stage - plain forward = {run['ms']['model'] - reference:.2f} ms "
           f"(input conversion, and noise)")

@@ -86,7 +86,8 @@ class CameraSource(FrameSource):
         else:
             ok, image = self.capture.read()
             if not ok:
-                raise UserError(f"{self.description} stopped delivering frames (unplugged or taken by another program?)")
+                raise UserError(f"{self.description} stopped delivering frames "
+                                f"(unplugged, or taken by another program?)")
         frame = Frame(self.index, time.monotonic() - self.start, image)
         self.index += 1
         return frame

@@ -2,11 +2,11 @@
 detector mapping decoded peaks back to source pixels through the same transform."""
 import numpy as np
 import pytest
+from helpers_video import write_random_checkpoint
 
 from heatmapnet.detector import HandDetector
 from heatmapnet.preprocess import FrameTransform, Normalization
 from heatmapnet.runtimes import open_runtime
-from helpers_video import write_random_checkpoint
 
 SIZES = [(640, 480), (480, 852), (1280, 720), (300, 300), (161, 97)]
 

@@ -4,11 +4,11 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from conftest import shared_path
+from helpers_video import blob_frames, write_blob_video
+
 from heatmapnet.errors import UserError
 from heatmapnet.sources import CaptureThread, open_source
-from helpers_video import blob_frames, write_blob_video
 
 
 def read_all(source):

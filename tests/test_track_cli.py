@@ -11,10 +11,11 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO, shared_path
+from helpers_video import blob_frames, write_blob_video, write_random_checkpoint
 from hydra import compose, initialize_config_dir
 
 import track
-from conftest import REPO, shared_path
 from heatmapnet.decode import DecodeConfig
 from heatmapnet.detector import HandDetector
 from heatmapnet.errors import UserError
@@ -22,7 +23,6 @@ from heatmapnet.overlay import Trails, annotate, colour_for, heatmap_overlay
 from heatmapnet.preprocess import FrameTransform
 from heatmapnet.runtimes import open_runtime
 from heatmapnet.tracker import TrackedHand, TrackerConfig
-from helpers_video import blob_frames, write_blob_video, write_random_checkpoint
 
 DETECTION_KEYS = {"x", "y", "score", "w", "h"}
 TRACK_KEYS = {"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}
