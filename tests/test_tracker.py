@@ -84,6 +84,12 @@ def test_tracks_wait_for_min_hits_and_spurious_detections_never_get_an_id():
     assert history[2][0].age == 3 and history[-1][0].age == 8
 
 
+def test_confirmation_needs_consecutive_hits():
+    hits = [[detection(100, 100)], [detection(100, 100)], [], [detection(100, 100)]]
+    assert run(HandTracker(TrackerConfig(min_hits=3)), hits)[-1] == []
+    assert len(run(HandTracker(TrackerConfig(min_hits=3)), hits + [[detection(100, 100)]] * 2)[-1]) == 1
+
+
 def test_ids_count_up_in_order_of_confirmation():
     frames = [[detection(60, 60)]] * 3 + [[detection(60, 60), detection(250, 60), detection(250, 200)]] * 4
     final = run(HandTracker(TrackerConfig(min_hits=2)), frames)[-1]
