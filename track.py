@@ -20,11 +20,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import cv2  # noqa: E402
 import hydra  # noqa: E402
-from hydra.errors import HydraException, OverrideParseException  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from heatmapnet.config import exits_cleanly, first_line, run_entry_point  # noqa: E402
 from heatmapnet.detector import HandDetector  # noqa: E402
 from heatmapnet.errors import UserError  # noqa: E402
 from heatmapnet.overlay import Trails, annotate, heatmap_overlay  # noqa: E402
@@ -37,11 +37,6 @@ REPO = Path(__file__).resolve().parent
 STAGES = ("wait", "preprocess", "model", "decode", "track", "draw", "write")
 WINDOW = "HeatmapNet  (h: heatmap, q/Esc: quit)"
 KEYS = {ord("q"): "quit", 27: "quit", ord("h"): "heatmap"}
-
-
-def first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def typed(default, overrides, key: str):
@@ -208,32 +203,11 @@ def report(summary: dict) -> None:
           + "  (read runs on the capture thread, overlapped; wait is the time spent waiting for it)")
 
 
-def fail(message) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 @hydra.main(version_base="1.3", config_path="configs", config_name="track")
+@exits_cleanly
 def hydra_main(cfg: DictConfig) -> None:
-    try:
-        track(cfg)
-    except UserError as error:  # handled here: Hydra would add its own line for a failed job
-        fail(error)
-
-
-def main() -> None:
-    """Run with one-line errors (`error: ...` on stderr, exit status 2), also for bad settings."""
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us instead of Hydra's multi-line report
-    try:
-        hydra_main()
-    except OverrideParseException as error:
-        fail(f"cannot parse the setting {error.override!r}: {first_line(error)} (expected key=value)")
-    except (HydraException, OmegaConfBaseException) as error:
-        cause = f" {first_line(error.__cause__)}" if error.__cause__ else ""
-        fail(f"{first_line(error)}{cause} (list the settings with `python track.py --cfg job`)")
-    except KeyboardInterrupt:
-        sys.exit(130)
+    track(cfg)
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(hydra_main, "track.py")

@@ -1,8 +1,12 @@
 """Train a HeatmapNet: `python train.py loss=masked_bce` (see configs/train.yaml for every option)."""
-import hydra
+import os
 
-from heatmapnet.config import exits_cleanly
-from heatmapnet.training import train
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep: see track.py
+
+import hydra  # noqa: E402
+
+from heatmapnet.config import exits_cleanly, run_entry_point  # noqa: E402
+from heatmapnet.training import train  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
@@ -12,4 +16,4 @@ def main(cfg) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main, "train.py")

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
 
+from typing import NoReturn
+
+from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from .errors import UserError
 
@@ -39,15 +44,39 @@ def dataclass_from(cls, config, section: str):
     return cls(**values)
 
 
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def fail(message) -> NoReturn:
+    """End an entry point with one `error:` line on stderr and exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def exits_cleanly(main):
-    """Run an entry point so that user mistakes print one `error:` line and exit with status 2."""
+    """Wrap the function under @hydra.main: a UserError becomes one `error:` line, not a failed-job report."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
         except UserError as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(2)
+            fail(error)
 
     return wrapper
+
+
+def run_entry_point(hydra_main, script: str) -> None:
+    """Run a @hydra.main function so that bad settings, too, end in one `error:` line (exit status 2)."""
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us instead of Hydra's multi-line report
+    try:
+        hydra_main()
+    except OverrideParseException as error:
+        fail(f"cannot parse the setting {error.override!r}: {first_line(error)} (expected key=value)")
+    except (HydraException, OmegaConfBaseException) as error:
+        cause = f" {first_line(error.__cause__)}" if error.__cause__ else ""
+        fail(f"{first_line(error)}{cause} (list the settings with `python {script} --cfg job`)")
+    except KeyboardInterrupt:
+        sys.exit(130)
