@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from exported_models import contrasted_checkpoint, random_frames
+from tests.exported_models import contrasted_checkpoint, random_frames
 from heatmapnet.detector import HandDetector
 from heatmapnet.export import export_model
 from heatmapnet.runtimes import open_runtime

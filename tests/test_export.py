@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import helper
 
-from exported_models import contrasted_checkpoint, random_frames
+from tests.exported_models import contrasted_checkpoint, random_frames
 from heatmapnet import export, quantize
 from heatmapnet.checkpoint import read_checkpoint
 from heatmapnet.cli import run_tool
