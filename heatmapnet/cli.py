@@ -52,9 +52,16 @@ def parse_options(argv: list[str], defaults: dict, program: str) -> dict:
 
 
 def run_tool(main: Callable[[list[str]], None], argv: list[str] | None = None) -> int:
-    """Run a tool's `main`; a UserError becomes `error: <message>` on stderr and exit status 2."""
+    """Run a tool's `main`; a UserError becomes `error: <message>` on stderr and exit status 2.
+
+    `--help` or `-h` prints the docstring of the tool's module, which is where its usage is written.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if {"--help", "-h"} & set(argv):
+        print((sys.modules[main.__module__].__doc__ or "").strip())
+        return 0
     try:
-        main(sys.argv[1:] if argv is None else argv)
+        main(argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

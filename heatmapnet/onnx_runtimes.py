@@ -47,6 +47,8 @@ class OpenCVRuntime(Runtime):
     """OpenCV's DNN module (`cv2.dnn.readNetFromONNX`), the same engine the C++ example uses.
 
     OpenCV's thread count is process-wide, so `threads` affects every OpenCV call in the process.
+    mobilenet_v3 graphs are refused: OpenCV 5.0 returns wrong maps for them (errors of several logits
+    against onnxruntime) and 4.6 cannot load them, so a silent wrong answer is never the outcome.
     """
 
     name = "opencv"
@@ -55,6 +57,9 @@ class OpenCVRuntime(Runtime):
         exported = read_exported(checkpoint)
         self.model_config, self.decode_config, self.outputs = (
             exported.model_config, exported.decode_config, list(exported.outputs))
+        if self.model_config.backbone.startswith("mobilenet_v3"):
+            raise UserError(f"OpenCV DNN computes {self.model_config.backbone} graphs wrongly (squeeze-excitation "
+                            f"blocks): use runtime=onnxruntime for {exported.path}")
         if threads:
             cv2.setNumThreads(threads)
         try:

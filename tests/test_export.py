@@ -102,6 +102,8 @@ def test_bgr_model_without_size_head_exports_its_normalisation(tmp_path):
     assert size is None
     assert_same_outputs(open_runtime("torch", checkpoint)(images), (logits,))
     assert open_runtime("onnxruntime", path).model_config == config
+    with pytest.raises(UserError, match="OpenCV DNN computes mobilenet_v3_small graphs wrongly"):
+        open_runtime("opencv", path)
 
 
 def test_opencv_compat_graph_has_no_clip_and_same_outputs(exported, tmp_path):
@@ -205,3 +207,8 @@ def test_importing_runtimes_does_not_load_onnxruntime():
     code = "import sys, heatmapnet.runtimes; print('onnxruntime' in sys.modules, 'heatmapnet.onnx_runtimes' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_help_prints_the_usage(capsys):
+    assert run_tool(export.main, ["--help"]) == 0
+    assert "python -m heatmapnet.export checkpoint=PATH out=model.onnx" in capsys.readouterr().out
