@@ -14,6 +14,7 @@ use random frames.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -102,7 +104,8 @@ def main(argv: list[str]) -> None:
     model_ms = {label: 1000 * float(np.median(times)) for label, times in model_only.items()}
     total_ms = {label: 1000 * float(np.median(times)) for label, times in end_to_end.items()}
     print(f"\n{WIDTH}x{HEIGHT}, {options['threads']} threads, median of {options['rounds']} interleaved rounds "
-          f"(torch {torch.__version__}, OpenCV {cv2.__version__})")
+          f"(torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, OpenCV {cv2.__version__}); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes slow every runtime)")
     print(f"{'runtime':40s} {'model ms':>9s} {'FPS':>7s} {'x torch':>8s} {'end-to-end ms':>14s} {'FPS':>7s} {'x torch':>8s}")
     for label in runtimes:
         print(f"{label:40s} {model_ms[label]:9.2f} {1000 / model_ms[label]:7.1f} "

@@ -23,12 +23,15 @@ reads, at the cost of a slower graph in onnxruntime (see benchmarks/bench_runtim
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
+from onnx import helper, numpy_helper
 from torch import nn
 
 from .checkpoint import load_model
@@ -36,6 +39,7 @@ from .cli import REQUIRED, parse_options, run_tool
 from .decode import DecodeConfig
 from .errors import UserError
 from .model import HeatmapNet, ModelConfig
+from .runtimes import TorchRuntime
 
 INPUT = "image"
 OUTPUTS = ("heatmap", "size")
@@ -98,10 +102,21 @@ def set_metadata(model, metadata: dict[str, str]) -> None:
         entry.key, entry.value = key, value
 
 
+def save_model(proto, out) -> Path:
+    """Write an onnx.ModelProto via a temporary file and rename, so an interrupted save leaves no half model."""
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    try:
+        onnx.save(proto, str(temporary))
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return out
+
+
 def clip_as_hardsigmoid(proto) -> None:
     """Rewrite every Clip(x, 0, top) with constant bounds as HardSigmoid(x, alpha=1/top) * top, in place."""
-    from onnx import helper, numpy_helper
-
     constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in proto.graph.initializer}
     nodes = []
     for node in proto.graph.node:
@@ -124,8 +139,6 @@ def clip_as_hardsigmoid(proto) -> None:
 
 def export_model(checkpoint, out, simplify: bool = False, opencv_compat: bool = False) -> Path:
     """Write the ONNX graph of a `.pt` checkpoint to `out`; returns the written path."""
-    import onnx
-
     model, payload = load_model(checkpoint)
     config, decode = model.config, DecodeConfig(**payload.get("decode", {}))
     graph = ExportGraph(model).eval()
@@ -146,10 +159,7 @@ def export_model(checkpoint, out, simplify: bool = False, opencv_compat: bool = 
     if foreign:
         raise UserError(f"the exported graph uses non-standard ops {foreign}; report this as a bug")
     set_metadata(proto, metadata_for(config, decode))
-    out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, out)
-    return out
+    return save_model(proto, out)
 
 
 def simplified(proto):
@@ -166,8 +176,6 @@ def simplified(proto):
 
 def read_exported(path) -> ExportedModel:
     """Open an exported HeatmapNet ONNX file and check it is one; every failure is one clear UserError."""
-    import onnx
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"model not found: {path} (export one with `python -m heatmapnet.export "
@@ -200,8 +208,7 @@ def read_exported(path) -> ExportedModel:
 
 def largest_difference(checkpoint, exported: Path) -> float:
     """Largest |PyTorch - onnxruntime| over all outputs for one random image at the export size."""
-    from .onnx_runtimes import OnnxRuntime
-    from .runtimes import TorchRuntime
+    from .onnx_runtimes import OnnxRuntime  # imports this module: a top-level import would be circular
 
     torch_runtime = TorchRuntime(checkpoint)
     config = torch_runtime.model_config

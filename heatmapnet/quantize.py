@@ -16,10 +16,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
+from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                      quantize_static)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+from tqdm import tqdm
 
 from .cli import REQUIRED, parse_options, run_tool
 from .errors import UserError
-from .export import INPUT, read_exported, set_metadata
+from .export import INPUT, read_exported, save_model, set_metadata
 from .model import ModelConfig
 from .onnx_runtimes import graph_input
 
@@ -51,12 +56,6 @@ def calibration_frames(folder, config: ModelConfig, count: int = 100) -> list[np
 
 def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "minmax") -> Path:
     """Write an int8 (QDQ) copy of exported `model` to `out`, calibrated on RGB uint8 `frames`."""
-    import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-    from tqdm import tqdm
-
     if calibration not in CALIBRATIONS:
         raise UserError(f"calibration={calibration}: choose one of {', '.join(CALIBRATIONS)}")
     exported = read_exported(model)
@@ -69,18 +68,15 @@ def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "min
             frame = next(self.batches, None)
             return None if frame is None else {INPUT: graph_input(frame[None])}
 
-    out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        prepared = Path(work) / "prepared.onnx"
+        prepared, quantized = Path(work) / "prepared.onnx", Path(work) / "quantized.onnx"
         quant_pre_process(str(exported.path), str(prepared))  # shape inference + graph fusions first
-        quantize_static(str(prepared), str(out), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(str(prepared), str(quantized), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod[CALIBRATIONS[calibration]])
-    quantized = onnx.load(str(out))
-    set_metadata(quantized, {entry.key: entry.value for entry in onnx.load(str(exported.path)).metadata_props})
-    onnx.save(quantized, str(out))
-    return out
+        proto = onnx.load(str(quantized))
+    set_metadata(proto, {entry.key: entry.value for entry in onnx.load(str(exported.path)).metadata_props})
+    return save_model(proto, out)
 
 
 def main(argv: list[str]) -> None:
