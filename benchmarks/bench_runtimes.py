@@ -7,7 +7,9 @@ int8 (static, calibrated on frames from `data`), OpenCV DNN, and onnxruntime on 
 graph (the price of supporting OpenCV 4.5-4.6). Frames are 320 x 240; model-only times the runtime
 call on an RGB input, end-to-end times `HandDetector` on a BGR frame (resize, colour, network, decode).
 Runtimes are measured in interleaved rounds and the median round is reported, so background load on
-a shared machine hits them all alike. Without `checkpoint`, a randomly initialised mobilenet_v2
+a shared machine hits them all alike. PyTorch's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE,
+unless set otherwise in the environment), as onnxruntime's do here: spin-waiting threads made PyTorch
+up to 20x slower on a loaded 2-core machine, which would flatter every ratio. Without `checkpoint`, a randomly initialised mobilenet_v2
 stride-8 model is timed (speed does not depend on the weights); without `data`, calibration and timing
 use random frames.
 """
@@ -20,10 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-import onnxruntime
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch's OpenMP starts: before importing torch
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import onnxruntime  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -105,7 +109,8 @@ def main(argv: list[str]) -> None:
     total_ms = {label: 1000 * float(np.median(times)) for label, times in end_to_end.items()}
     print(f"\n{WIDTH}x{HEIGHT}, {options['threads']} threads, median of {options['rounds']} interleaved rounds "
           f"(torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, OpenCV {cv2.__version__}); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes slow every runtime)")
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes slow every runtime), "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     print(f"{'runtime':40s} {'model ms':>9s} {'FPS':>7s} {'x torch':>8s} {'end-to-end ms':>14s} {'FPS':>7s} {'x torch':>8s}")
     for label in runtimes:
         print(f"{label:40s} {model_ms[label]:9.2f} {1000 / model_ms[label]:7.1f} "

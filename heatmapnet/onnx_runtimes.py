@@ -32,6 +32,9 @@ class OnnxRuntime(Runtime):
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        # Idle worker threads sleep instead of spinning: the tracker's capture and display threads share
+        # the CPU, and on a busy 2-core machine spinning made inference 2-3x slower (bench_runtimes.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(str(exported.path), options,
                                                         providers=["CPUExecutionProvider"])
