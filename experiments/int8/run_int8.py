@@ -13,15 +13,18 @@ reproduces within one pixel. Results go to DIR/results.json and a Markdown table
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
-import numpy as np
-from tqdm import tqdm
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in benchmarks/bench_runtimes.py: fair PyTorch timings
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
