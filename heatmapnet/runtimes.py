@@ -6,6 +6,7 @@ the runtime's business (in PyTorch here; inside the graph for exported models).
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,20 @@ class TorchRuntime(Runtime):
         return outputs["heatmap"].numpy(), None if size is None else size.numpy()
 
 
-RUNTIMES = {"torch": TorchRuntime}
+def lazy_runtime(module: str, class_name: str):
+    """A RUNTIMES entry that imports its module when opened, so importing this module stays light."""
+
+    def open_lazily(checkpoint, threads: int | None = None) -> Runtime:
+        return getattr(importlib.import_module(module, __package__), class_name)(checkpoint, threads=threads)
+
+    return open_lazily
+
+
+RUNTIMES = {
+    "torch": TorchRuntime,
+    "onnxruntime": lazy_runtime(".onnx_runtimes", "OnnxRuntime"),  # .onnx files, fp32 or int8
+    "opencv": lazy_runtime(".onnx_runtimes", "OpenCVRuntime"),  # .onnx files via cv2.dnn
+}
 
 
 def open_runtime(name: str, checkpoint, threads: int | None = None) -> Runtime:

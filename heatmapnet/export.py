@@ -1,0 +1,232 @@
+"""Export a HeatmapNet checkpoint to ONNX, and read exported models back: the one definition of the format.
+
+Usage: `python -m heatmapnet.export checkpoint=PATH out=model.onnx [--simplify] [opencv_compat=true]`
+
+The graph contract, chosen so C++/OpenCV users need nothing but `cv2.dnn.blobFromImage(frame, 1/255.0,
+Size(), Scalar(), swapRB=true)`:
+
+- input `image`: float32 N x 3 x H x W, RGB, values in [0, 1]; N, H and W are dynamic;
+- the model's normalisation (mean/std and RGB/BGR order from its config) happens inside the graph;
+- outputs `heatmap` (N x 1 x h x w logits) and, with a size head, `size` (N x 2 x h x w, in cells);
+- metadata: `stride`, `input_width`, `input_height`, `resize`, `threshold`, `top_k`, `nms_kernel`, `refine`
+  as plain strings (for C++), and the full `model_config` / `decode` as JSON (for Python runtimes).
+
+The graph (opset 18) comes from torch's dynamo (torch.export) exporter: the TorchScript exporter is
+deprecated and leaves Constant/Identity nodes behind, while dynamo's optimised graph for mobilenet_v2 is
+just the normalisation's Sub/Div then Conv (batch norm folded), Clip and Add, with symbolic H and W, so
+onnxruntime and OpenCV DNN (>= 4.7) run it as is. (OpenCV DNN miscomputes mobilenet_v3; see OpenCVRuntime.)
+
+OpenCV 4.5-4.6 (Debian 12, Ubuntu 22.04/24.04 packages) reject opset >= 11 `Clip` (MobileNet's ReLU6);
+`opencv_compat=true` rewrites it as the standard `HardSigmoid(x, alpha=1/6) * 6`, which every OpenCV
+reads, at the cost of a slower graph in onnxruntime (see benchmarks/bench_runtimes.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+from torch import nn
+
+from .checkpoint import load_model
+from .cli import REQUIRED, parse_options, run_tool
+from .decode import DecodeConfig
+from .errors import UserError
+from .model import HeatmapNet, ModelConfig
+from .runtimes import TorchRuntime
+
+INPUT = "image"
+OUTPUTS = ("heatmap", "size")
+FORMAT = "heatmapnet-onnx"
+VERSION = 1
+OPSET = 18  # the dynamo exporter's own opset; the issue asks for >= 17
+STANDARD_DOMAINS = ("", "ai.onnx")
+
+
+class ExportGraph(nn.Module):
+    """HeatmapNet behind its own input normalisation, taking RGB in [0, 1] and returning a tuple of maps."""
+
+    def __init__(self, model: HeatmapNet):
+        super().__init__()
+        norm = model.config.normalization
+        self.model = model
+        self.to_bgr = norm.color == "bgr"
+        self.register_buffer("mean", torch.tensor(norm.mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(norm.std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("bgr_order", torch.tensor([2, 1, 0]))
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.to_bgr:
+            image = torch.index_select(image, 1, self.bgr_order)
+        outputs = self.model((image - self.mean) / self.std)
+        return tuple(outputs[name] for name in OUTPUTS if name in outputs)
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """What a runtime needs to know about an exported file, read from its graph and metadata."""
+
+    path: Path
+    model_config: ModelConfig
+    decode_config: DecodeConfig
+    outputs: tuple[str, ...]
+
+
+def metadata_for(config: ModelConfig, decode: DecodeConfig) -> dict[str, str]:
+    """ONNX metadata: flat strings a C++ reader can use directly, plus exact JSON for Python."""
+    return {
+        "format": FORMAT,
+        "format_version": str(VERSION),
+        "input": "float32 NCHW RGB in [0, 1]",
+        "stride": str(config.stride),
+        "input_width": str(config.input_width),
+        "input_height": str(config.input_height),
+        "resize": config.resize,
+        **{key: str(value) for key, value in asdict(decode).items()},
+        "model_config": json.dumps({**config.to_dict(), "pretrained": None}),
+        "decode": json.dumps(asdict(decode)),
+    }
+
+
+def set_metadata(model, metadata: dict[str, str]) -> None:
+    """Replace the metadata of an onnx.ModelProto (quantisation and simplification tools drop or keep it)."""
+    del model.metadata_props[:]
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def save_model(proto, out) -> Path:
+    """Write an onnx.ModelProto via a temporary file and rename, so an interrupted save leaves no half model."""
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    try:
+        onnx.save(proto, str(temporary))
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return out
+
+
+def clip_as_hardsigmoid(proto) -> None:
+    """Rewrite every Clip(x, 0, top) with constant bounds as HardSigmoid(x, alpha=1/top) * top, in place."""
+    constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in proto.graph.initializer}
+    nodes = []
+    for node in proto.graph.node:
+        if node.op_type != "Clip":
+            nodes.append(node)
+            continue
+        bounds = [constants.get(name) for name in node.input[1:3]]
+        if len(bounds) != 2 or any(b is None or b.size != 1 for b in bounds) or float(bounds[0]) != 0.0:
+            raise UserError(f"opencv_compat: cannot rewrite {node.name} (Clip without constant bounds 0..top)")
+        unit = f"{node.output[0]}_unit"
+        nodes.append(helper.make_node("HardSigmoid", [node.input[0]], [unit], alpha=1.0 / float(bounds[1]), beta=0.0))
+        nodes.append(helper.make_node("Mul", [unit, node.input[2]], list(node.output)))
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    used = {name for node in nodes for name in node.input}
+    kept = [tensor for tensor in proto.graph.initializer if tensor.name in used]
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(kept)
+
+
+def export_model(checkpoint, out, simplify: bool = False, opencv_compat: bool = False) -> Path:
+    """Write the ONNX graph of a `.pt` checkpoint to `out`; returns the written path."""
+    model, payload = load_model(checkpoint)
+    config, decode = model.config, DecodeConfig(**payload.get("decode", {}))
+    graph = ExportGraph(model).eval()
+    example = torch.rand(2, 3, config.input_height, config.input_width)  # batch 2: a batch of 1 would be fixed
+    outputs = list(OUTPUTS if config.size_head else OUTPUTS[:1])
+    program = torch.onnx.export(
+        graph, (example,), dynamo=True, verbose=False, opset_version=OPSET, input_names=[INPUT],
+        output_names=outputs, dynamic_shapes={"image": {0: "batch", 2: "height", 3: "width"}})
+    proto = program.model_proto
+    for node in proto.graph.node:
+        del node.metadata_props[:]  # the exporter's per-node stack traces: local paths, no use to a runtime
+    if simplify:
+        proto = simplified(proto)
+    if opencv_compat:
+        clip_as_hardsigmoid(proto)
+    foreign = sorted({f"{node.domain}::{node.op_type}" for node in proto.graph.node
+                      if node.domain not in STANDARD_DOMAINS})
+    if foreign:
+        raise UserError(f"the exported graph uses non-standard ops {foreign}; report this as a bug")
+    set_metadata(proto, metadata_for(config, decode))
+    return save_model(proto, out)
+
+
+def simplified(proto):
+    """The graph after onnxsim, which is optional: a clear message where it is not installed."""
+    try:
+        import onnxsim
+    except ImportError:
+        raise UserError("--simplify needs onnxsim: `pip install onnxsim`, or export without --simplify") from None
+    result, valid = onnxsim.simplify(proto)
+    if not valid:
+        raise UserError("onnxsim could not verify the simplified graph; export without --simplify")
+    return result
+
+
+def read_exported(path) -> ExportedModel:
+    """Open an exported HeatmapNet ONNX file and check it is one; every failure is one clear UserError."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"model not found: {path} (export one with `python -m heatmapnet.export "
+                        f"checkpoint=PATH out={path.name}`)")
+    with path.open("rb") as file:
+        zipped = file.read(2) == b"PK"  # torch.save writes a zip archive
+    if path.suffix in (".pt", ".pth") or zipped:
+        raise UserError(f"{path} is a PyTorch checkpoint: use runtime=torch, or export it with "
+                        f"`python -m heatmapnet.export checkpoint={path} out=model.onnx`")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as error:
+        raise UserError(f"cannot read ONNX model {path}: {type(error).__name__}: {error} "
+                        f"(is the file complete and not corrupt?)") from None
+    metadata = {entry.key: entry.value for entry in proto.metadata_props}
+    if metadata.get("format") != FORMAT:
+        raise UserError(f"{path} is an ONNX model but not a HeatmapNet export (no '{FORMAT}' metadata); "
+                        f"export checkpoints with `python -m heatmapnet.export`")
+    if int(metadata.get("format_version", 0)) > VERSION:
+        raise UserError(f"{path} was exported by a newer HeatmapNet (format {metadata['format_version']}); "
+                        f"update this installation")
+    inputs = [node.name for node in proto.graph.input]
+    outputs = tuple(node.name for node in proto.graph.output)
+    if inputs != [INPUT] or outputs not in (OUTPUTS, OUTPUTS[:1]):
+        raise UserError(f"{path} does not have HeatmapNet's inputs/outputs (found {inputs} -> {list(outputs)}, "
+                        f"expected ['{INPUT}'] -> {list(OUTPUTS)}); re-export it")
+    config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
+    return ExportedModel(path, config, DecodeConfig(**json.loads(metadata["decode"])), outputs)
+
+
+def largest_difference(checkpoint, exported: Path) -> float:
+    """Largest |PyTorch - onnxruntime| over all outputs for one random image at the export size."""
+    from .onnx_runtimes import OnnxRuntime  # imports this module: a top-level import would be circular
+
+    torch_runtime = TorchRuntime(checkpoint)
+    config = torch_runtime.model_config
+    image = np.random.default_rng(0).integers(0, 256, (1, config.input_height, config.input_width, 3), np.uint8)
+    pairs = zip(torch_runtime(image), OnnxRuntime(exported)(image))
+    return max(float(np.abs(a - b).max()) for a, b in pairs if a is not None)
+
+
+def main(argv: list[str]) -> None:
+    options = parse_options(argv, {"checkpoint": REQUIRED, "out": "model.onnx", "simplify": False,
+                                   "opencv_compat": False}, "python -m heatmapnet.export")
+    started = time.perf_counter()
+    print(f"exporting {options['checkpoint']} (ONNX opset {OPSET}) ...", flush=True)
+    out = export_model(options["checkpoint"], options["out"], options["simplify"], options["opencv_compat"])
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - started:.1f} s; "
+          f"input '{INPUT}': float32 N x 3 x H x W RGB in [0, 1]")
+    print(f"checked with onnxruntime: largest difference from PyTorch {largest_difference(options['checkpoint'], out):.2e}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_tool(main))
