@@ -5,6 +5,7 @@ Labels live in `<video>.hands.json` beside the video (or --out); see heatmapnet/
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -83,6 +84,9 @@ def propagate(session: Session, count: int, start: int | None) -> None:
 
 
 def open_window(session: Session, scale: float | None) -> None:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("no display to open the annotator window on (DISPLAY is not set): run it in a desktop "
+                        "session, or carry labels forward without a window with --propagate N")
     from .view import Window, fit_scale  # HighGUI only when a window is wanted
 
     title = f"annotator: {session.video.path.name}"

@@ -25,7 +25,8 @@ from .video import FrameError, Video
 
 
 def labelled_frames(label_file: Path, desc: str):
-    """(annotations, video, [(frame index, BGR image, markers)]) lazily, with progress; undecodable frames are reported and skipped."""
+    """The file's labels, its video, and an iterator over (frame index, BGR frame, markers) of its labelled
+    frames with a progress bar; a frame that does not decode is reported and skipped."""
     annotations = read_file(label_file)
     video = Video(video_path(label_file, annotations))
     items = sorted(annotations.frames.items())

@@ -56,6 +56,8 @@ class Snapshot:
 
 
 class Session:
+    """One user's work on one video: the current frame, the labels, selection, undo history and modes."""
+
     def __init__(self, video, annotations: Annotations, store: Store, flow: FlowConfig = FlowConfig()):
         self.video = video
         self.annotations = annotations
@@ -99,8 +101,9 @@ class Session:
             self._goto_key(name)
             return
         if self.mode is not None:
-            self._stop(f"{self.mode} stopped at frame {self.frame}")
-            if name in (" ", "p"):
+            mode = self.mode
+            self._stop(f"{mode} stopped at frame {self.frame}")
+            if (name, mode) in ((" ", "play"), ("p", "propagate")):  # the key that started it only stops it
                 return
         action = {
             "d": lambda: self.go_to(self.frame - 1), "f": lambda: self.go_to(self.frame + 1),

@@ -70,7 +70,7 @@ def _draw_marker(canvas: np.ndarray, marker, scale: float, highlighted: bool) ->
     cv2.putText(canvas, text, origin, FONT, 0.5, colour, 1, cv2.LINE_AA)
 
 
-def frame_state(annotations, frame: int) -> str | None:
+def _frame_state(annotations, frame: int) -> str | None:
     """How a frame is labelled, for the timeline: None, "flow", "manual" or "uncertain"."""
     if frame not in annotations.frames:
         return None
@@ -84,7 +84,7 @@ def _draw_timeline(strip: np.ndarray, session: Session) -> None:
     width, count = strip.shape[1], session.annotations.frame_count
     for column in range(width):
         first, last = column * count // width, max((column + 1) * count // width, column * count // width + 1)
-        states = {frame_state(session.annotations, f) for f in range(first, min(last, count))}
+        states = {_frame_state(session.annotations, f) for f in range(first, min(last, count))}
         state = next((s for s in ("uncertain", None, FLOW, MANUAL) if s in states), None)
         strip[:, column] = TIMELINE_COLOURS[state]
     cursor = min(session.frame * width // max(count, 1), width - 1)
@@ -103,15 +103,16 @@ def _draw_status(bar: np.ndarray, session: Session) -> None:
 
 
 def _draw_help(canvas: np.ndarray) -> None:
-    line = 20
-    box_height = min(canvas.shape[0], line * (len(HELP) + 1))
-    box_width = min(canvas.shape[1], 420)
-    region = canvas[:box_height, :box_width]
+    """Every key over a darkened frame; lines shrink to fit small videos."""
+    line = min(20, canvas.shape[0] // (len(HELP) + 1))
+    widest = max(cv2.getTextSize(action, FONT, 0.45, 1)[0][0] for _, action in HELP)
+    font = 0.45 * min(1.0, line / 18, (canvas.shape[1] - 126) / widest)
+    region = canvas[: line * (len(HELP) + 1), : min(canvas.shape[1], 420)]
     region[:] = (region * 0.25).astype(np.uint8)
     for row, (key, action) in enumerate(HELP):
         y = line * (row + 1)
-        cv2.putText(canvas, key, (8, y), FONT, 0.45, (120, 220, 255), 1, cv2.LINE_AA)
-        cv2.putText(canvas, action, (120, y), FONT, 0.45, (235, 235, 235), 1, cv2.LINE_AA)
+        cv2.putText(canvas, key, (8, y), FONT, font, (120, 220, 255), 1, cv2.LINE_AA)
+        cv2.putText(canvas, action, (120, y), FONT, font, (235, 235, 235), 1, cv2.LINE_AA)
 
 
 def key_name(code: int) -> str | None:

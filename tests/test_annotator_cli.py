@@ -74,6 +74,15 @@ def test_an_unreadable_video_exits_with_one_line_and_creates_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 
 
+def test_without_a_display_the_window_is_refused_with_the_headless_alternative(clip, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main([str(clip)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: no display") and "--propagate N" in error
+
+
 def test_a_corrupt_label_file_is_kept_and_the_work_goes_to_a_new_file(clip, capsys):
     corrupt = clip.with_suffix(".hands.json")
     corrupt.write_text('{"version": 1, "frames": {"0": [{"id"')
