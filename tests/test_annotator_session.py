@@ -282,3 +282,18 @@ def test_a_frame_that_fails_to_decode_gives_a_message_and_loses_no_labels(tmp_pa
     session.go_to(55)
     assert session.image() is None and "could not be decoded" in session.message and "labels are kept" in session.message
     assert [h["id"] for h in on_disk(session)[50]] == [1, 2]
+
+
+def test_space_plays_until_the_end_or_the_next_space(start):
+    session = start()
+    session.key(" ")
+    for _ in range(3):
+        session.tick()
+    session.key(" ")
+    session.tick()
+    assert session.frame == 3 and session.mode is None
+    session.go_to(17)
+    session.key(" ")
+    for _ in range(5):
+        session.tick()
+    assert session.frame == FRAMES - 1 and session.mode is None and session.message == "end of the video"
