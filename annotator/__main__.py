@@ -15,8 +15,8 @@ from heatmapnet.errors import UserError
 
 from .propagation import carry
 from .session import Session
-from .store import open_annotations
-from .video import FrameError, Video
+from .store import VideoInfo, open_annotations
+from heatmapnet.video import FrameError, Video
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         video = Video(args.video, progress=True)
-        store, annotations, notes = open_annotations(video.info, args.out)
+        store, annotations, notes = open_annotations(VideoInfo.of(video), args.out)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         session = Session(video, annotations, store)

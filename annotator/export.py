@@ -21,7 +21,7 @@ from heatmapnet.data.hands_json import read_file, training_hands, video_path
 from heatmapnet.errors import UserError
 from heatmapnet.targets import SHAPES, TargetConfig, encode
 
-from .video import FrameError, Video
+from heatmapnet.video import FrameError, Video
 
 
 def labelled_frames(label_file: Path, desc: str):

@@ -16,7 +16,7 @@ from heatmapnet.hands import OPEN, OTHER
 from .flow import FlowConfig
 from .propagation import carry
 from .store import Store
-from .video import FrameError
+from heatmapnet.video import FrameError
 
 HELP = (
     ("click", "add a hand (drag to draw its size)"),

@@ -29,6 +29,11 @@ class VideoInfo:
     fps: float
     frame_count: int
 
+    @classmethod
+    def of(cls, video) -> "VideoInfo":
+        """From an open heatmapnet.video.Video."""
+        return cls(video.path, video.width, video.height, video.fps, video.frame_count)
+
 
 class Store:
     def __init__(self, path: Path):

@@ -8,7 +8,7 @@ import pytest
 
 from annotator.__main__ import main
 from annotator.store import Store
-from annotator.video import Video
+from heatmapnet.video import Video
 from annotator_scenes import two_disc_scene
 from conftest import REPO
 from heatmapnet.data.hands_json import Annotations, Marker

@@ -7,7 +7,7 @@ import pytest
 
 from annotator.export import main
 from annotator.store import Store
-from annotator.video import Video
+from heatmapnet.video import Video
 from annotator_scenes import two_disc_scene
 from heatmapnet.data.hands_json import Annotations, Marker
 from heatmapnet.hands import Hand

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from annotator.session import Session
-from annotator.store import open_annotations
-from annotator.video import Video
+from annotator.store import VideoInfo, open_annotations
+from heatmapnet.video import Video
 from annotator_scenes import Disc, Scene, two_disc_scene
 
 FRAMES = 20
@@ -26,7 +26,7 @@ def start(clip, tmp_path):
 
     def open_session(video_path=clip):
         video = Video(video_path)
-        store, annotations, _ = open_annotations(video.info, out)
+        store, annotations, _ = open_annotations(VideoInfo.of(video), out)
         return Session(video, annotations, store)
 
     open_session.out = out
@@ -201,7 +201,7 @@ def test_propagation_stops_where_the_flow_loses_a_hand(tmp_path):
 
     scene = Scene([Disc(90.0, 80.0, 28.0, 3.0, 1.5), Disc(230.0, 180.0, 24.0, -2.0, 0.0)])
     video = Video(scene.write(tmp_path / "hidden.mp4", 10, occluders=board))
-    store, annotations, _ = open_annotations(video.info)
+    store, annotations, _ = open_annotations(VideoInfo.of(video))
     session = Session(video, annotations, store)
     for disc in scene.discs:
         drag(session, (disc.x, disc.y), (disc.x + disc.r, disc.y))
@@ -271,7 +271,7 @@ def test_after_a_crash_mid_save_the_tool_restarts_with_everything_saved_before(s
 def test_a_frame_that_fails_to_decode_gives_a_message_and_loses_no_labels(tmp_path):
     path = SCENE.write(tmp_path / "long.mp4", 60)
     video = Video(path)
-    store, annotations, _ = open_annotations(video.info)
+    store, annotations, _ = open_annotations(VideoInfo.of(video))
     session = Session(video, annotations, store)
     session.go_to(50)
     for disc in SCENE.discs:

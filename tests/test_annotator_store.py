@@ -1,7 +1,6 @@
 """The label file: atomic saves with a backup, recovery after crashes, and never overwriting what is not ours."""
 import json
 import os
-from pathlib import Path
 
 import pytest
 

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from annotator.video import FrameError, Video
+from heatmapnet.video import FrameError, Video
 from annotator_scenes import two_disc_scene
 from conftest import shared_path
 from heatmapnet.errors import UserError

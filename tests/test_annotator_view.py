@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from annotator.session import HELP, Session
-from annotator.store import open_annotations
-from annotator.video import Video
+from annotator.store import VideoInfo, open_annotations
+from heatmapnet.video import Video
 from annotator.view import (OPEN_COLOUR, OTHER_COLOUR, STATUS_HEIGHT, TIMELINE_COLOURS, TIMELINE_HEIGHT,
                             UNCERTAIN_COLOUR, key_name, render)
 from annotator_scenes import two_disc_scene
@@ -16,7 +16,7 @@ from heatmapnet.data.hands_json import Marker
 @pytest.fixture
 def session(tmp_path):
     video = Video(two_disc_scene().write(tmp_path / "clip.mp4", 40))
-    store, annotations, _ = open_annotations(video.info)
+    store, annotations, _ = open_annotations(VideoInfo.of(video))
     annotations.frames = {
         0: (Marker(1, 90.0, 80.0, 28.0), Marker(2, 230.0, 160.0, 24.0, "other")),
         1: (Marker(1, 93.0, 81.5, 28.0, source="flow", uncertain=True),),

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from annotator.video import Video
+from heatmapnet.video import Video
 from annotator.view import OTHER_COLOUR
 from annotator_scenes import two_disc_scene
 from conftest import REPO

@@ -130,15 +130,15 @@ def test_load_rgb_reads_video_frames_in_any_order(barcode_video):
     assert load_rgb(Sample(hands=[], image_path=barcode_video, frame_index=12, meta={"video_frame": True})) is None
 
 
-def captures_in_use_then_frame(path, index):
-    return len(loading._videos.captures), bar_index(path, index)
+def videos_in_use_then_frame(path, index):
+    return len(loading._videos.videos), bar_index(path, index)
 
 
 def test_a_forked_worker_opens_its_own_video(barcode_video):
     """DataLoader workers fork: a child must neither use nor release the parent's open decoder."""
     assert bar_index(barcode_video, 5) == 5
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        child = pool.apply_async(captures_in_use_then_frame, (barcode_video, 2))
+        child = pool.apply_async(videos_in_use_then_frame, (barcode_video, 2))
         assert child.get(timeout=60) == (0, 2)
     assert bar_index(barcode_video, 6) == 6
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from annotator.store import Store
-from annotator.video import Video
+from heatmapnet.video import Video
 from annotator_scenes import two_disc_scene
 from heatmapnet.data.hands_json import Annotations, FormatError, Marker
 from heatmapnet.data.registry import make_reader

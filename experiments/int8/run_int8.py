@@ -115,7 +115,7 @@ def main(argv: list[str]) -> None:
     out = Path(options["out"]).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\n| runtime | point F1 | precision | recall | point AP | median error px | ms/frame | speed vs fp32 |")
+    print("\n| runtime | point F1 | precision | recall | point AP | median error px | ms/frame | speed vs fp32 |")
     print("|---|---|---|---|---|---|---|---|")
     for label, row in rows.items():
         cells = [row[key] for key in ("f1", "precision", "recall", "point_ap", "median_error_px")]

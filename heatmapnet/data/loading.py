@@ -8,54 +8,48 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..errors import UserError
 from ..hands import Sample
+from ..video import Video
 from .synthetic import render
 
 MAX_OPEN_VIDEOS = 8
 
 
 class _VideoCache:
-    """Open captures by path, least recently used closed first, each with the index of its next frame."""
+    """Open videos by path, least recently used closed first. Frames come from heatmapnet.video.Video,
+    which identifies every frame by its timestamp (frame-number seeks land early on phone videos)."""
 
     def __init__(self):
-        self.captures: OrderedDict[str, list] = OrderedDict()
+        self.videos: OrderedDict[str, Video] = OrderedDict()
         self.inherited: list[OrderedDict] = []
 
     def frame(self, path: str, index: int) -> np.ndarray | None:
-        entry = self.captures.pop(path, None)
-        if entry is None:
-            if not os.path.isfile(path):
+        video = self.videos.pop(path, None)
+        if video is None:
+            try:
+                video = Video(Path(path), cache_size=4)
+            except UserError:
                 return None
-            capture = cv2.VideoCapture(path)
-            if not capture.isOpened():
-                return None
-            capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright frames for phone videos with a rotation tag
-            entry = [capture, 0]
-        self.captures[path] = entry
-        while len(self.captures) > MAX_OPEN_VIDEOS:
-            self.captures.popitem(last=False)[1][0].release()
-        capture, next_index = entry
-        if index != next_index:
-            if index >= capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0:
-                return None
-            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-            if capture.get(cv2.CAP_PROP_POS_FRAMES) != index:  # seeking clamps at the end instead of failing
-                entry[1] = -1
-                return None
-        ok, frame = capture.read()
-        entry[1] = index + 1 if ok else -1  # -1: position unknown, seek next time
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok else None
+        self.videos[path] = video
+        while len(self.videos) > MAX_OPEN_VIDEOS:
+            self.videos.popitem(last=False)[1].close()
+        try:
+            return cv2.cvtColor(video.frame(index), cv2.COLOR_BGR2RGB)
+        except UserError:  # FrameError included: outside the video or undecodable
+            return None
 
     def forget_inherited(self) -> None:
-        """In a forked child: stop using the parent's captures (their decoder state is the parent's), but
+        """In a forked child: stop using the parent's videos (their decoder state is the parent's), but
         keep them referenced, because releasing one here would wait for decoder threads that only exist
         in the parent."""
-        self.inherited.append(self.captures)
-        self.captures = OrderedDict()
+        self.inherited.append(self.videos)
+        self.videos = OrderedDict()
 
 
 _videos = _VideoCache()

@@ -1,4 +1,4 @@
-"""Frame-accurate random access to a video for scrubbing and flow, with a small cache of decoded frames.
+"""Frame-accurate random access to a video (annotator scrubbing, training on video frames), with a small cache.
 
 Frames are numbered from 0 in decode order and shown upright (the container's rotation tag is
 applied), the same convention as the frames the training code reads. Seeking by frame number is
@@ -9,18 +9,15 @@ timestamp, and every frame read is identified by its timestamp, never assumed.
 """
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from pathlib import Path
-
-import sys
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from heatmapnet.errors import UserError
-
-from .store import VideoInfo
+from .errors import UserError
 
 READ_THROUGH = 16  # a forward jump this short is decoded frame by frame instead of seeking
 
@@ -71,10 +68,6 @@ class Video:
         if not stamps:
             raise UserError(f"cannot read video {self.path}: no frame decodes (is it a video file?)")
         return stamps
-
-    @property
-    def info(self) -> VideoInfo:
-        return VideoInfo(self.path, self.width, self.height, self.fps, self.frame_count)
 
     def frame(self, index: int) -> np.ndarray:
         """Frame `index` as BGR uint8 (do not modify it: it is shared with the cache)."""
