@@ -52,12 +52,11 @@ def test_resume_refuses_another_model_layout(tmp_path):
 
 def test_short_overfit_run_finds_the_hands(tmp_path):
     """A few synthetic images, trained on and validated on themselves: the pipeline can learn."""
-    cfg = compose_train("data=synthetic", "data.options.count=8", "data.options.width=160",
+    cfg = compose_train("data=synthetic", "data.options.count=6", "data.options.width=160",
                         "data.options.height=120", "model.input_width=160", "model.input_height=120",
-                        "data.validate_on_train=true", "augment.enabled=false",
-                        "model.pretrained=null", "train.epochs=60", "train.batch_size=8", "train.lr=0.01",
-                        "train.num_workers=0", "train.val_every=60", "train.warmup_epochs=2",
-                        f"out_dir={tmp_path}")
+                        "data.validate_on_train=true", "augment.enabled=false", "model.pretrained=null",
+                        "train.epochs=80", "train.batch_size=3", "train.lr=0.001", "train.num_workers=0",
+                        "train.val_every=80", "train.warmup_epochs=3", f"out_dir={tmp_path}")
     result = train(cfg)
     assert result["metrics"]["f1"] >= 0.95, result["metrics"]
 
