@@ -1,8 +1,11 @@
 """Evaluate a checkpoint on a COCO hand dataset folder, through the same detector that tracking uses.
 
     python -m heatmapnet.evaluate checkpoint=PATH data=FOLDER [annotations=annotations.json]
-        [split_by_video=true] [out=DIR] [threshold=T] [decode_threshold=0.05] [limit=N]
-        [runtime=torch] [threads=2] [samples=12]
+        [split_by_video=true] [split=all|train|val] [out=DIR] [threshold=T] [decode_threshold=0.05]
+        [limit=N] [runtime=torch] [threads=2] [samples=12]
+
+`split=val` (or `train`) evaluates only the frames the checkpoint held out (or trained on): the
+folder's reader options and the split are taken from the training config stored in the checkpoint.
 
 Writes report.json, report.md and samples.png (worst frames first: hits green, misses red, false
 alarms orange, `other` hands grey) to `out` (default outputs/evaluate/<data>-<checkpoint>).
@@ -26,8 +29,12 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
+from .checkpoint import read_checkpoint
 from .data.coco import CocoReader
+from .data.dataset import datasets_in
 from .data.loading import load_rgb
+from .data.registry import make_reader
+from .data.split import split_samples
 from .detector import HandDetector
 from .errors import UserError
 from .hands import OPEN, Sample
@@ -47,6 +54,7 @@ class EvaluateConfig:
     data: str = MISSING
     annotations: str = "annotations.json"  # relative to `data`
     split_by_video: bool = False
+    split: str = "all"  # all | train | val (the checkpoint's own training split of this folder)
     out: Optional[str] = None
     threshold: Optional[float] = None  # operating threshold; None: the checkpoint's
     decode_threshold: float = 0.05  # nothing below it reaches the metrics
@@ -85,13 +93,34 @@ def load_samples(config: EvaluateConfig) -> list[Sample]:
         raise UserError(f"data folder not found: {root} (pass data=FOLDER holding {config.annotations} and its images)")
     if not (root / config.annotations).is_file():
         raise UserError(f"no {config.annotations} in {root} (pass annotations=FILE relative to the data folder)")
-    samples = CocoReader(annotations=config.annotations).read(root)
+    if config.split == "all":
+        samples = CocoReader(annotations=config.annotations).read(root)
+    else:
+        samples = training_split(config, root)
     if not samples:
         raise UserError(f"{root / config.annotations} lists no usable images")
     if config.limit and config.limit < len(samples):
         picks = np.linspace(0, len(samples) - 1, config.limit).round().astype(int)
         samples = [samples[i] for i in np.unique(picks)]
     return samples
+
+
+def training_split(config: EvaluateConfig, root: Path) -> list[Sample]:
+    """This folder's train or val frames exactly as the checkpoint's training run split them."""
+    if config.split not in ("train", "val"):
+        raise UserError(f"split must be all, train or val, got {config.split!r}")
+    meta = read_checkpoint(config.checkpoint).get("meta", {})
+    data = meta.get("data")
+    if not data:
+        raise UserError(f"split={config.split} needs the training metadata of a .pt checkpoint; "
+                        f"{config.checkpoint} has none (use split=all)")
+    for source in datasets_in(data).values():
+        if source.get("root") and Path(source["root"]).resolve() == root.resolve():
+            samples = make_reader(source["reader"], **source.get("options", {})).read(root)
+            train, val = split_samples(samples, seed=int(meta.get("seed", 0)), **data.get("split", {}))
+            return val if config.split == "val" else train
+    raise UserError(f"{config.checkpoint} was not trained on {root}, so it has no {config.split} split of it "
+                    f"(use split=all)")
 
 
 @dataclass

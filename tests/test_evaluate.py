@@ -118,3 +118,25 @@ def test_mistakes_give_one_clear_line(evaluate, dataset, checkpoint, tmp_path, c
 def test_help_prints_the_usage(evaluate, capsys):
     assert evaluate.main(["--help"]) == 0
     assert "checkpoint=PATH data=FOLDER" in capsys.readouterr().out
+
+
+def test_split_val_evaluates_only_the_frames_training_held_out(evaluate, dataset, tmp_path):
+    from heatmapnet.data.coco import CocoReader
+    from heatmapnet.data.dataset import datasets_in
+    from heatmapnet.data.split import split_samples
+
+    data = {"name": "blobs", "reader": "coco", "root": str(dataset), "options": {}, "split": {"by": "video",
+                                                                                              "val_fraction": 0.5}}
+    path = tmp_path / "trained.pt"
+    config = ModelConfig(backbone="mobilenet_v2", stride=8, input_width=96, input_height=64, pretrained=None)
+    save_checkpoint(path, HeatmapNet(config), decode={"threshold": 0.3}, meta={"data": data, "seed": 3})
+    _, expected = split_samples(CocoReader().read(dataset), seed=3, **data["split"])
+    assert list(datasets_in(data)) == ["blobs"]
+    assert evaluate.main([f"checkpoint={path}", f"data={dataset}", "split=val", f"out={tmp_path / 'r'}"]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["frames"] == len(expected) == FRAMES_PER_VIDEO  # one whole video of the two
+
+
+def test_split_needs_a_checkpoint_trained_on_that_folder(evaluate, dataset, checkpoint, capsys):
+    assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", "split=val"]) == 2
+    assert "split=val needs the training metadata" in capsys.readouterr().err
