@@ -62,7 +62,24 @@ class FrameSource:
         pass
 
 
-class CameraSource(FrameSource):
+class OpenCVSource(FrameSource):
+    """A cv2.VideoCapture whose first frame was read while opening (to fail early) and is handed out first."""
+
+    capture: cv2.VideoCapture
+    pending: np.ndarray | None
+
+    def next_image(self) -> np.ndarray | None:
+        if self.pending is not None:
+            image, self.pending = self.pending, None
+            return image
+        ok, image = self.capture.read()
+        return image if ok else None
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class CameraSource(OpenCVSource):
     live = True
 
     def __init__(self, index: int):
@@ -81,22 +98,16 @@ class CameraSource(FrameSource):
         self.index = 0
 
     def read(self) -> Frame | None:
-        if self.pending is not None:
-            image, self.pending = self.pending, None
-        else:
-            ok, image = self.capture.read()
-            if not ok:
-                raise UserError(f"{self.description} stopped delivering frames "
-                                f"(unplugged, or taken by another program?)")
+        image = self.next_image()
+        if image is None:
+            raise UserError(f"{self.description} stopped delivering frames "
+                            f"(unplugged, or taken by another program?)")
         frame = Frame(self.index, time.monotonic() - self.start, image)
         self.index += 1
         return frame
 
-    def close(self) -> None:
-        self.capture.release()
 
-
-class VideoSource(FrameSource):
+class VideoSource(OpenCVSource):
     """A video file, decoded upright (rotation metadata applied, as phone videos need)."""
 
     def __init__(self, path: Path, default_fps: float):
@@ -119,12 +130,9 @@ class VideoSource(FrameSource):
         self.last_t = -1.0
 
     def read(self) -> Frame | None:
-        if self.pending is not None:
-            image, self.pending = self.pending, None
-        else:
-            ok, image = self.capture.read()
-            if not ok:
-                return None
+        image = self.next_image()
+        if image is None:
+            return None
         t = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         if t <= self.last_t:  # no usable container timestamps: fall back to the nominal frame rate
             t = self.index / self.fps
@@ -132,9 +140,6 @@ class VideoSource(FrameSource):
         self.index += 1
         self.last_t = t
         return frame
-
-    def close(self) -> None:
-        self.capture.release()
 
 
 class ImageSource(FrameSource):
