@@ -34,6 +34,7 @@ def save_checkpoint(path, model: HeatmapNet, decode: dict | None = None, meta: d
     os.close(handle)
     try:
         torch.save(payload, temporary)
+        os.chmod(temporary, 0o644)  # mkstemp's private mode is not what a shared model file wants
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
