@@ -1,12 +1,18 @@
+import json
+
+import cv2
+import numpy as np
 import pytest
 import torch
+from conftest import shared_path
 
 from heatmapnet.backbones import SPECS, build_backbone
 from heatmapnet.checkpoint import load_model, save_checkpoint
+from heatmapnet.config import REPO
+from heatmapnet.detector import HandDetector
 from heatmapnet.errors import UserError
 from heatmapnet.model import PRIOR_PROBABILITY, HeatmapNet, ModelConfig
-
-from conftest import shared_path
+from heatmapnet.runtimes import open_runtime
 
 VARIANTS = [(name, stride) for name, spec in SPECS.items() for stride in spec.cuts]
 
@@ -91,3 +97,15 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
     torch.save(payload, tmp_path / "mismatch.pt")
     with pytest.raises(UserError, match="does not match a mobilenet_v2"):
         load_model(tmp_path / "mismatch.pt")
+
+
+def test_shipped_model_loads_and_finds_the_labelled_hand():
+    frame = cv2.imread(str(shared_path("data", "webcam4", "images", "hand", "000100.jpg")))
+    detector = HandDetector(open_runtime("torch", REPO / "models" / "heatmapnet.pt"))
+    assert detector.runtime.model_config.backbone == "mobilenet_v2"
+    document = json.loads(shared_path("data", "webcam4", "annotations.json").read_text())
+    image = next(i for i in document["images"] if i["file_name"] == "images/hand/000100.jpg")
+    x, y, w, h = next(a["bbox"] for a in document["annotations"] if a["image_id"] == image["id"])
+    detections = detector(frame)
+    distances = np.hypot(detections[:, 0] - (x + w / 2), detections[:, 1] - (y + h / 2))
+    assert len(detections) and distances.min() <= 0.5 * (w * h) ** 0.5

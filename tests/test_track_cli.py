@@ -150,14 +150,12 @@ def run_cli(*arguments, cwd=REPO, env=None, timeout=120):
                           text=True, timeout=timeout, env=env)
 
 
-def test_missing_default_checkpoint_is_one_line_from_any_directory(tmp_path):
-    shipped = REPO / "models" / "heatmapnet.pt"
-    if shipped.exists():
-        pytest.skip(f"{shipped} is shipped")
-    result = run_cli("display=false", cwd=tmp_path)
+def test_missing_repo_relative_checkpoint_is_one_line_from_any_directory(tmp_path):
+    missing = REPO / "models" / "not-shipped.pt"  # relative paths fall back to the repo, as the default does
+    result = run_cli("display=false", "checkpoint=models/not-shipped.pt", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"error: checkpoint not found: {shipped} ")
+    assert result.stderr.startswith(f"error: checkpoint not found: {missing} ")
     assert "checkpoint=PATH" in result.stderr
 
 
