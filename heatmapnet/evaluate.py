@@ -2,7 +2,7 @@
 
     python -m heatmapnet.evaluate checkpoint=PATH data=FOLDER [annotations=annotations.json]
         [split_by_video=true] [split=all|train|val] [out=DIR] [threshold=T] [decode_threshold=0.05]
-        [limit=N] [runtime=torch] [threads=2] [samples=12]
+        [limit=N] [runtime=torch] [threads=2] [samples=12] [refine=weighted|quadratic|quarter|argmax]
 
 `split=val` (or `train`) evaluates only the frames the checkpoint held out (or trained on): the
 folder's reader options and the split are taken from the training config stored in the checkpoint.
@@ -35,6 +35,7 @@ from .data.dataset import datasets_in
 from .data.loading import load_rgb
 from .data.registry import make_reader
 from .data.split import split_samples
+from .decode import REFINEMENTS
 from .detector import HandDetector
 from .errors import UserError
 from .hands import OPEN, Sample
@@ -62,6 +63,7 @@ class EvaluateConfig:
     runtime: str = "torch"
     threads: int = 2
     samples: int = 12  # frames on the sample sheet
+    refine: Optional[str] = None  # sub-pixel refinement; None: the checkpoint's
 
 
 def parse_args(argv: list[str]) -> EvaluateConfig:
@@ -82,6 +84,8 @@ def parse_args(argv: list[str]) -> EvaluateConfig:
         raise UserError(f"threshold must be within [0, 1], got {config.threshold}")
     if config.limit is not None and config.limit < 1:
         raise UserError(f"limit must be a positive number of frames, got {config.limit}")
+    if config.refine is not None and config.refine not in REFINEMENTS:
+        raise UserError(f"refine must be one of {', '.join(REFINEMENTS)}, got {config.refine!r}")
     if config.samples < 0 or config.threads < 1:
         raise UserError(f"samples must be >= 0 and threads >= 1, got samples={config.samples}, threads={config.threads}")
     return config
@@ -136,7 +140,8 @@ def run(config: EvaluateConfig) -> dict:
     threshold = runtime.decode_config.threshold if config.threshold is None else config.threshold
     if config.decode_threshold > threshold:
         raise UserError(f"decode_threshold ({config.decode_threshold}) must not exceed threshold ({threshold})")
-    detector = HandDetector(runtime, replace(runtime.decode_config, threshold=config.decode_threshold))
+    refine = config.refine or runtime.decode_config.refine
+    detector = HandDetector(runtime, replace(runtime.decode_config, threshold=config.decode_threshold, refine=refine))
 
     overall, per_video = PointMetrics(), defaultdict(PointMetrics)
     timings: dict[str, list[float]] = {stage: [] for stage in STAGES}

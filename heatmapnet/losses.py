@@ -34,9 +34,8 @@ def bce(logits, target, mask, pos_weight: float | None = None, normalize: str = 
     return masked_bce(logits, target, torch.ones_like(mask), pos_weight, normalize)
 
 
-def mse(logits, target, mask, use_mask: bool = True, normalize: str = "mean"):
+def mse(logits, target, mask, normalize: str = "mean"):
     """Squared error on the sigmoid, as in the original heatmap-regression recipes."""
-    mask = mask if use_mask else torch.ones_like(mask)
     per_pixel = (torch.sigmoid(logits) - target) ** 2 * mask
     return _normalise(per_pixel, mask, target, normalize)
 
@@ -65,7 +64,7 @@ class LossConfig:
     name: str = "masked_bce"
     pos_weight: float | None = None
     normalize: str = "positives"
-    use_mask: bool = True  # mse only: masked variant
+    use_mask: bool = True  # mse and focal: false teaches `other` hands as background (the ablation)
     alpha: float = 2.0  # focal only
     beta: float = 4.0  # focal only
     size_weight: float = 0.1
@@ -87,12 +86,14 @@ class Criterion(torch.nn.Module):
     def heatmap_term(self, logits, targets) -> torch.Tensor:
         c = self.config
         target, mask = targets["heatmap"], targets["mask"]
+        if not c.use_mask and c.name in ("mse", "focal"):
+            mask = torch.ones_like(mask)
         if c.name == "masked_bce":
             return masked_bce(logits, target, mask, c.pos_weight, c.normalize)
         if c.name == "bce":
             return bce(logits, target, mask, c.pos_weight, c.normalize)
         if c.name == "mse":
-            return mse(logits, target, mask, c.use_mask, c.normalize)
+            return mse(logits, target, mask, c.normalize)
         return focal(logits, target, mask, targets["size_mask"], c.alpha, c.beta)
 
     def forward(self, outputs: dict, targets: dict) -> dict[str, torch.Tensor]:

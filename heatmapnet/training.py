@@ -98,9 +98,9 @@ def train(cfg) -> dict:
 
     out_dir = Path(cfg.out_dir)
     checkpoints = out_dir / "checkpoints"
-    start_epoch, best_f1 = 0, -1.0
+    start_epoch, best_f1, train_seconds = 0, -1.0, 0.0
     if cfg.resume:
-        start_epoch, best_f1 = resume_from(cfg.resume, model, optimizer, scheduler, model_config)
+        start_epoch, best_f1, train_seconds = resume_from(cfg.resume, model, optimizer, scheduler, model_config)
     writer = SummaryWriter(out_dir / "tensorboard") if is_main else None
     if is_main:
         print(f"training {model_config.backbone} stride {model_config.stride} with {loss_config.name} "
@@ -110,9 +110,9 @@ def train(cfg) -> dict:
 
     def save(name: str, epoch: int, metrics: dict) -> None:
         meta = {"epoch": epoch, "val": metrics, "loss": loss_config.name, "target": asdict(target_config),
-                "data": plain(cfg.data), "seed": int(cfg.seed)}
+                "data": plain(cfg.data), "seed": int(cfg.seed), "train_seconds": round(train_seconds, 1)}
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "epoch": epoch, "best_f1": best_f1}
+                 "epoch": epoch, "best_f1": best_f1, "train_seconds": train_seconds}
         save_checkpoint(checkpoints / name, model, asdict(decode_config), meta, state)
 
     metrics: dict = {}
@@ -128,6 +128,7 @@ def train(cfg) -> dict:
             if not is_main:
                 continue
             elapsed = time.perf_counter() - started
+            train_seconds += elapsed
             last_epoch = epoch == schedule.epochs - 1
             if (epoch + 1) % schedule.val_every == 0 or last_epoch:
                 metrics, val_stats = validate(model, criterion, val_loader, device, model.stride, decode_config,
@@ -158,8 +159,9 @@ def train(cfg) -> dict:
     return {"metrics": metrics, "best_f1": best_f1, "last": checkpoints / "last.pt", "best": checkpoints / "best.pt"}
 
 
-def resume_from(path, model, optimizer, scheduler, model_config: ModelConfig) -> tuple[int, float]:
-    """Restore weights and optimiser state; refuse a checkpoint of another model layout."""
+def resume_from(path, model, optimizer, scheduler, model_config: ModelConfig) -> tuple[int, float, float]:
+    """Restore weights, optimiser state, epoch, best F1 and training seconds so far; refuse a checkpoint of
+    another model layout."""
     payload = read_checkpoint(path)
     saved = ModelConfig.from_dict({**payload["model_config"], "pretrained": None})
     if saved != ModelConfig.from_dict({**model_config.to_dict(), "pretrained": None}):
@@ -170,7 +172,7 @@ def resume_from(path, model, optimizer, scheduler, model_config: ModelConfig) ->
     if "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-    return int(state.get("epoch", 0)), float(state.get("best_f1", -1.0))
+    return int(state.get("epoch", 0)), float(state.get("best_f1", -1.0)), float(state.get("train_seconds", 0.0))
 
 
 def log_training(writer: SummaryWriter, stats, optimizer, epoch: int, elapsed: float) -> None:

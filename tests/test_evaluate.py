@@ -95,6 +95,7 @@ def test_threshold_defaults_to_the_checkpoint_and_limit_spreads_frames(evaluate,
     report = json.loads((out / "report.json").read_text())
     assert report["frames"] == 2 and report["per_video"] == {}
     assert report["overall"]["threshold"] == 0.3 and report["threshold_source"] == "checkpoint"
+    assert report["decode"]["refine"] == "weighted"  # the checkpoint's (default) refinement
     assert cv2.imread(str(out / "samples.png")).shape == (240, 320, 3)
 
 
@@ -107,12 +108,26 @@ def test_threshold_defaults_to_the_checkpoint_and_limit_spreads_frames(evaluate,
     (["checkpoint={checkpoint}", "data={data}", "limit=many"], "bad argument"),
     (["checkpoint={checkpoint}", "data={data}", "threshold=0.01"], "decode_threshold (0.05) must not exceed"),
     (["checkpoint={checkpoint}", "{data}"], "arguments are key=value"),
+    (["checkpoint={checkpoint}", "data={data}", "refine=median"], "refine must be one of weighted, quadratic"),
 ])
 def test_mistakes_give_one_clear_line(evaluate, dataset, checkpoint, tmp_path, capsys, arguments, message):
     argv = [a.format(data=dataset, checkpoint=checkpoint, tmp=tmp_path) for a in arguments]
     assert evaluate.main(argv) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and message in error and "\n" not in error
+
+
+def test_refine_overrides_the_checkpoints_refinement(evaluate, dataset, checkpoint, tmp_path):
+    reports = {}
+    for refine in ("argmax", "quadratic"):
+        out = tmp_path / refine
+        assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", f"out={out}", "samples=0",
+                              "threshold=0.1", f"refine={refine}"]) == 0
+        reports[refine] = json.loads((out / "report.json").read_text())
+    assert reports["argmax"]["decode"]["refine"] == "argmax"
+    assert reports["quadratic"]["decode"]["refine"] == "quadratic"
+    assert min(reports["argmax"]["overall"]["tp"], reports["quadratic"]["overall"]["tp"]) > 0
+    assert reports["argmax"]["overall"]["median_error_px"] != reports["quadratic"]["overall"]["median_error_px"]
 
 
 def test_help_prints_the_usage(evaluate, capsys):

@@ -46,8 +46,8 @@ def test_masked_bce_gives_exactly_zero_gradient_on_ignored_pixels(small):
 def test_mse_on_sigmoid_with_and_without_mask(small):
     logits, target, mask = small
     sq = [(1 / (1 + math.exp(-v)) - t) ** 2 for v, t in [(2.0, 1.0), (-1.0, 0.0), (0.5, 0.5), (-3.0, 0.0)]]
-    assert mse(logits, target, mask, use_mask=True).item() == pytest.approx(sum(sq[:3]) / 3, rel=1e-5)
-    assert mse(logits, target, mask, use_mask=False).item() == pytest.approx(sum(sq) / 4, rel=1e-5)
+    assert mse(logits, target, mask).item() == pytest.approx(sum(sq[:3]) / 3, rel=1e-5)
+    assert mse(logits, target, torch.ones_like(mask)).item() == pytest.approx(sum(sq) / 4, rel=1e-5)
 
 
 def test_focal_matches_centernet_formula_and_honours_mask(small):
@@ -80,6 +80,21 @@ def test_criterion_combines_terms_with_size_weight(name):
     targets["size_mask"][:, :, 1, 1] = 1
     terms = Criterion(LossConfig(name=name, size_weight=0.5))(outputs, targets)
     assert terms["loss"].item() == pytest.approx((terms["heatmap"] + 0.5 * terms["size"]).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mse", "focal"])
+def test_use_mask_false_supervises_the_ignored_pixels_too(name):
+    """The ablation switch: with use_mask=false an `other` hand's pixels get a gradient, with true none."""
+    outputs = {"heatmap": torch.zeros(1, 1, 4, 4, requires_grad=True)}
+    targets = {"heatmap": torch.zeros(1, 1, 4, 4), "mask": torch.ones(1, 1, 4, 4), "size_mask": torch.zeros(1, 1, 4, 4)}
+    targets["heatmap"][0, 0, 1, 1], targets["size_mask"][0, 0, 1, 1] = 1.0, 1.0
+    targets["mask"][0, 0, 3, 3] = 0.0
+    gradients = {}
+    for use_mask in (True, False):
+        outputs["heatmap"].grad = None
+        Criterion(LossConfig(name=name, use_mask=use_mask, size_weight=0.0))(outputs, targets)["loss"].backward()
+        gradients[use_mask] = outputs["heatmap"].grad[0, 0, 3, 3].item()
+    assert gradients[True] == 0.0 and gradients[False] > 0.0
 
 
 def test_unknown_loss_is_a_clear_error():

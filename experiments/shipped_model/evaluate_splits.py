@@ -3,8 +3,9 @@
     python experiments/shipped_model/evaluate_splits.py [checkpoint=models/heatmapnet.pt] [runtime=torch]
 
 Runs `python -m heatmapnet.evaluate ... split=val split_by_video=true` per dataset (reports under
-outputs/evaluate/) and prints one Markdown table: point-F1 at the shipped threshold, point-AP, precision,
-recall, median centre error in px and in hand sizes, box AP@0.5 and frames per second.
+outputs/evaluate/) and prints two Markdown tables: per dataset (point-F1 at the shipped threshold, point-AP,
+precision, recall, median centre error in px and in hand sizes, box AP@0.5, frames per second) and per
+held-out video.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from heatmapnet.cli import parse_options, run_tool  # noqa: E402
 from heatmapnet.evaluate import parse_args, run  # noqa: E402
 
 DATASETS = ("egohands4", "webcam10", "webcam4")
+VIDEO_COLUMNS = ("f1", "point_ap", "recall", "median_error_size")
 COLUMNS = ("f1", "point_ap", "precision", "recall", "median_error_px", "median_error_size", "box_ap50")
 
 
@@ -28,7 +30,7 @@ def shown(value) -> str:
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"checkpoint": str(REPO / "models" / "heatmapnet.pt"), "runtime": "torch",
                                     "data": str(REPO.parent / "shared" / "data")}, "evaluate_splits")
-    rows = []
+    rows, video_rows = [], []
     for name in DATASETS:
         out = REPO / "outputs" / "evaluate" / f"shipped-{name}-val"
         report = run(parse_args([f"checkpoint={options['checkpoint']}", f"data={Path(options['data']) / name}",
@@ -37,11 +39,17 @@ def main(argv: list[str]) -> None:
         rows.append(f"| {name} | {report['frames']} | {overall['hands']} | "
                     + " | ".join(shown(overall[key]) for key in COLUMNS)
                     + f" | {report['speed']['fps']:.0f} |")
+        video_rows += [f"| {name} | {video} | {m['images']} | {m['hands']} | "
+                       + " | ".join(shown(m[key]) for key in VIDEO_COLUMNS) + " |"
+                       for video, m in report["per_video"].items()]
     print(f"\nthreshold {report['decode']['threshold']}, {options['runtime']} runtime, held-out videos\n")
     print("| dataset | frames | hands | F1 | point AP | precision | recall | median error px | median error "
           "(hand sizes) | box AP@0.5 | FPS |")
     print("|---" * 11 + "|")
     print("\n".join(rows))
+    print("\n| dataset | video | frames | hands | F1 | point AP | recall | median error (hand sizes) |")
+    print("|---" * 8 + "|")
+    print("\n".join(video_rows))
 
 
 if __name__ == "__main__":

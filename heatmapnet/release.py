@@ -1,0 +1,57 @@
+"""Turn a training checkpoint into a model to ship: weights, model config and decode settings, without the
+optimiser state (a third of the size), with the operating threshold chosen on the validation split.
+
+Usage: `python -m heatmapnet.release checkpoint=runs/NAME/checkpoints/last.pt out=models/heatmapnet.pt
+[threshold=validation|T]`
+
+Short runs leave sigmoid scores well below 0.5 on real hands, so the training default of 0.5 can miss most
+of them; `threshold=validation` (the default) takes the F1-optimal threshold that the run's last validation
+stored in the checkpoint. That threshold is chosen on the validation frames, so F1 figures at it are
+optimistic for those frames; the per-dataset held-out figures in the README say how it carries over.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .checkpoint import load_model, save_checkpoint
+from .cli import REQUIRED, parse_options, run_tool
+from .errors import UserError
+
+
+def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
+    """The threshold to ship: the validation's F1-optimal one, or the number the user gave."""
+    if choice == "validation":
+        best = (meta.get("val") or {}).get("best_threshold")
+        if best is None:
+            raise UserError(f"{checkpoint} stores no validation threshold (was it trained with a validation split?); "
+                            f"pass threshold=T")
+        return round(float(best), 3)
+    try:
+        value = float(choice)
+    except ValueError:
+        raise UserError(f"threshold={choice}: expected `validation` or a number in [0, 1]") from None
+    if not 0.0 <= value <= 1.0:
+        raise UserError(f"threshold must be within [0, 1], got {value}")
+    return value
+
+
+def release(checkpoint, out, threshold: str = "validation") -> dict:
+    """Write the shippable copy of `checkpoint` to `out`; returns its decode settings."""
+    model, payload = load_model(checkpoint)
+    meta = payload.get("meta") or {}
+    decode = {**payload.get("decode", {}), "threshold": operating_threshold(meta, threshold, checkpoint)}
+    save_checkpoint(out, model, decode, {**meta, "released_from": str(checkpoint), "threshold_source": threshold})
+    return decode
+
+
+def main(argv: list[str]) -> None:
+    options = parse_options(argv, {"checkpoint": REQUIRED, "out": REQUIRED, "threshold": "validation"}, "release")
+    decode = release(options["checkpoint"], options["out"], options["threshold"])
+    size_kb = Path(options["out"]).stat().st_size / 1024
+    print(f"wrote {options['out']} ({size_kb:.0f} KB), threshold {decode['threshold']} "
+          f"({options['threshold']}), refine {decode.get('refine', 'weighted')}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool(main))

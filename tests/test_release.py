@@ -1,0 +1,63 @@
+"""`python -m heatmapnet.release`: a training checkpoint becomes a small model with a calibrated threshold."""
+import pytest
+import torch
+
+from heatmapnet.checkpoint import load_model, read_checkpoint, save_checkpoint
+from heatmapnet.cli import run_tool
+from heatmapnet.model import HeatmapNet, ModelConfig
+from heatmapnet.release import main, release
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A checkpoint as train.py leaves it: weights, decode at 0.5, validation metrics, optimiser state."""
+    model = HeatmapNet(ModelConfig(backbone="mobilenet_v2", stride=8, input_width=96, input_height=64,
+                                   pretrained=None))
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.rand(1, 3, 64, 96))["heatmap"].sum().backward()
+    optimizer.step()
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, model, {"threshold": 0.5, "top_k": 7, "refine": "quadratic"},
+                    {"epoch": 3, "seed": 0, "val": {"f1": 0.4, "best_threshold": 0.31234}},
+                    {"optimizer": optimizer.state_dict(), "epoch": 3})
+    return path, model
+
+
+def test_release_drops_training_state_and_ships_the_validation_threshold(trained, tmp_path):
+    path, model = trained
+    out = tmp_path / "models" / "hands.pt"
+    decode = release(path, out)
+    shipped = read_checkpoint(out)
+    assert "training_state" not in shipped
+    assert out.stat().st_size < 0.6 * path.stat().st_size
+    assert decode == shipped["decode"] == {"threshold": 0.312, "top_k": 7, "refine": "quadratic"}
+    assert shipped["meta"]["val"]["f1"] == 0.4 and shipped["meta"]["released_from"] == str(path)
+    loaded, _ = load_model(out)
+    image = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(loaded(image)["heatmap"], model.eval()(image)["heatmap"])
+
+
+def test_an_explicit_threshold_overrides_the_validation_one(trained, tmp_path, capsys):
+    path, _ = trained
+    assert run_tool(main, [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}", "threshold=0.45"]) == 0
+    assert read_checkpoint(tmp_path / "a.pt")["decode"]["threshold"] == 0.45
+    assert "threshold 0.45 (0.45)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("threshold, message", [
+    ("1.5", "threshold must be within [0, 1], got 1.5"),
+    ("best", "threshold=best: expected `validation` or a number in [0, 1]"),
+])
+def test_bad_thresholds_are_one_line(trained, tmp_path, capsys, threshold, message):
+    path, _ = trained
+    assert run_tool(main, [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}", f"threshold={threshold}"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {message}"
+    assert not (tmp_path / "a.pt").exists()
+
+
+def test_a_checkpoint_without_validation_needs_a_threshold(tmp_path, capsys):
+    path = tmp_path / "plain.pt"
+    save_checkpoint(path, HeatmapNet(ModelConfig(backbone="mobilenet_v2", stride=8, pretrained=None)))
+    assert run_tool(main, [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}"]) == 2
+    assert "stores no validation threshold" in capsys.readouterr().err
