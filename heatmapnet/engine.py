@@ -10,6 +10,7 @@ from .decode import DecodeConfig, decode
 from .metrics import PointMetrics
 from .targets import TargetConfig, ignore_extent
 
+OPERATING_F1_TOLERANCE = 0.01  # the shipped threshold: the highest one within this of the best validation F1
 RANKING_THRESHOLD = 0.05  # validation decodes low so AP sees the whole ranking; P/R/F1 use the real threshold
 
 
@@ -89,4 +90,5 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
     summary = metrics.summary(decode_config.threshold) if stats.images else {}
     if stats.images:
         summary["best_threshold"] = metrics.best_threshold()
+        summary["operating_threshold"] = metrics.best_threshold(OPERATING_F1_TOLERANCE)
     return summary, stats

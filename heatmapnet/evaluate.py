@@ -133,8 +133,9 @@ class FrameResult:
     match: ImageMatch
 
 
-def run(config: EvaluateConfig) -> dict:
-    """Detect on every frame, accumulate metrics overall and per video, write the three report files."""
+def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
+    """Detect on every frame, accumulate metrics overall and per video, write the three report files.
+    `pooled` also receives every frame's outcome, to pool several datasets' evaluations."""
     samples = load_samples(config)
     runtime = open_runtime(config.runtime, config.checkpoint, threads=config.threads)
     threshold = runtime.decode_config.threshold if config.threshold is None else config.threshold
@@ -155,6 +156,8 @@ def run(config: EvaluateConfig) -> dict:
         results.append(FrameResult(sample, overall.update(detections, sample.hands)))
         if config.split_by_video:
             per_video[sample.video or NO_VIDEO].update(detections, sample.hands)
+        if pooled is not None:
+            pooled.update(detections, sample.hands)
     if not results:
         raise UserError(f"none of the {len(samples)} images could be read (first: {unreadable[0]})")
 

@@ -221,12 +221,13 @@ class PointMetrics:
         aps = [self._ap(boxes[:, i]) for i in range(len(BOX_IOUS))]
         return {"box_ap50": aps[0], "box_ap": float(np.mean(aps))}
 
-    def best_threshold(self) -> float | None:
+    def best_threshold(self, tolerance: float = 0.0) -> float | None:
         """The F1-optimal operating threshold on the accumulated data (None without any hit).
 
         Returned halfway between the lowest score kept and the next lower score, so it does not sit
-        exactly on a detection; at the lowest decoded score when keeping everything is best. Among
-        equal F1 values the highest threshold wins.
+        exactly on a detection; at the lowest decoded score when keeping everything is best. The highest
+        threshold whose F1 is within `tolerance` of the best wins: F1 curves are often flat over a wide
+        range, and the highest threshold on the plateau gives the fewest false alarms on unseen scenes.
         """
         order = self._ranking()
         scores, points = self._column("score")[order], self._column("point")[order]
@@ -238,7 +239,7 @@ class PointMetrics:
         # a threshold can only fall between distinct scores: F1 counts at the last of each run of ties
         last_of_tie = np.append(scores[1:] != scores[:-1], True)
         f1 = np.where(last_of_tie, 2 * tp / (tp + fp + self.open_hands), -1.0)
-        best = int(np.argmax(f1))
+        best = int(np.flatnonzero(f1 >= f1.max() - tolerance)[0])
         if best + 1 < len(scores):
             return float((scores[best] + scores[best + 1]) / 2)
         return float(scores[best])

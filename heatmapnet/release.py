@@ -2,12 +2,12 @@
 optimiser state (a third of the size), with the operating threshold chosen on the validation split.
 
 Usage: `python -m heatmapnet.release checkpoint=runs/NAME/checkpoints/last.pt out=models/heatmapnet.pt
-[threshold=validation|T]`
+[threshold=validation|T] [refine=weighted|quadratic|quarter|argmax]`
 
 Short runs leave sigmoid scores well below 0.5 on real hands, so the training default of 0.5 can miss most
-of them; `threshold=validation` (the default) takes the F1-optimal threshold that the run's last validation
-stored in the checkpoint. That threshold is chosen on the validation frames, so F1 figures at it are
-optimistic for those frames; the per-dataset held-out figures in the README say how it carries over.
+of them; `threshold=validation` (the default) takes the threshold that the run's last validation stored in the
+checkpoint: the highest one whose F1 is within 0.01 of the best (older checkpoints: the F1-optimal one).
+That threshold is chosen on the validation frames, so F1 figures at it are optimistic for those frames.
 """
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from pathlib import Path
 
 from .checkpoint import load_model, save_checkpoint
 from .cli import REQUIRED, parse_options, run_tool
+from .decode import REFINEMENTS
 from .errors import UserError
 
 
 def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
     """The threshold to ship: the validation's F1-optimal one, or the number the user gave."""
     if choice == "validation":
-        best = (meta.get("val") or {}).get("best_threshold")
+        val = meta.get("val") or {}
+        best = val.get("operating_threshold", val.get("best_threshold"))
         if best is None:
             raise UserError(f"{checkpoint} stores no validation threshold (was it trained with a validation split?); "
                             f"pass threshold=T")
@@ -36,18 +38,24 @@ def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
     return value
 
 
-def release(checkpoint, out, threshold: str = "validation") -> dict:
-    """Write the shippable copy of `checkpoint` to `out`; returns its decode settings."""
+def release(checkpoint, out, threshold: str = "validation", refine: str | None = None) -> dict:
+    """Write the shippable copy of `checkpoint` to `out` (`refine`: None keeps the checkpoint's); returns its
+    decode settings."""
+    if refine is not None and refine not in REFINEMENTS:
+        raise UserError(f"refine must be one of {', '.join(REFINEMENTS)}, got {refine!r}")
     model, payload = load_model(checkpoint)
     meta = payload.get("meta") or {}
     decode = {**payload.get("decode", {}), "threshold": operating_threshold(meta, threshold, checkpoint)}
+    if refine is not None:
+        decode["refine"] = refine
     save_checkpoint(out, model, decode, {**meta, "released_from": str(checkpoint), "threshold_source": threshold})
     return decode
 
 
 def main(argv: list[str]) -> None:
-    options = parse_options(argv, {"checkpoint": REQUIRED, "out": REQUIRED, "threshold": "validation"}, "release")
-    decode = release(options["checkpoint"], options["out"], options["threshold"])
+    options = parse_options(argv, {"checkpoint": REQUIRED, "out": REQUIRED, "threshold": "validation",
+                                   "refine": None}, "release")
+    decode = release(options["checkpoint"], options["out"], options["threshold"], options["refine"])
     size_kb = Path(options["out"]).stat().st_size / 1024
     print(f"wrote {options['out']} ({size_kb:.0f} KB), threshold {decode['threshold']} "
           f"({options['threshold']}), refine {decode.get('refine', 'weighted')}")

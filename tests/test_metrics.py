@@ -158,6 +158,21 @@ def test_best_threshold_maximises_f1_between_scores():
     assert all(metrics.summary(t)["f1"] <= 2 / 3 + 1e-12 for t in (0.95, 0.85, 0.75, 0.2, 0.0))
 
 
+def test_a_tolerance_moves_the_threshold_to_the_top_of_a_flat_f1_plateau():
+    metrics = PointMetrics()
+    # 10 hands; hits at 0.9..0.5, a false alarm at 0.3, one more hit at 0.2: F1 peaks low, but barely
+    scores_hits = [(0.9, True), (0.8, True), (0.7, True), (0.6, True), (0.5, True), (0.3, False), (0.2, True)]
+    hands = [hand(50 * k, 10) for k in range(10)]
+    detections = [det(50 * k if hit else 50 * k + 25, 10 if hit else 200, score) for k, (score, hit)
+                  in enumerate(scores_hits)]
+    metrics.update(np.array(detections), hands)
+    best, f1 = metrics.best_threshold(), metrics.summary(metrics.best_threshold())["f1"]
+    assert best == pytest.approx(0.2) and f1 == pytest.approx(12 / 17)  # tp 6, fp 1, fn 4
+    plateau = metrics.best_threshold(tolerance=0.05)
+    assert plateau == pytest.approx(0.4) and metrics.summary(plateau)["f1"] == pytest.approx(10 / 15)  # 2/3
+    assert metrics.best_threshold(tolerance=0.0) == best
+
+
 def test_best_threshold_keeps_tied_scores_together_and_needs_a_hit():
     metrics = PointMetrics()
     # a hit and a false alarm tied at 0.6, then a hit at 0.4: cutting inside the tie is impossible

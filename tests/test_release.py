@@ -18,7 +18,8 @@ def trained(tmp_path):
     optimizer.step()
     path = tmp_path / "last.pt"
     save_checkpoint(path, model, {"threshold": 0.5, "top_k": 7, "refine": "quadratic"},
-                    {"epoch": 3, "seed": 0, "val": {"f1": 0.4, "best_threshold": 0.31234}},
+                    {"epoch": 3, "seed": 0,
+                     "val": {"f1": 0.4, "best_threshold": 0.31234, "operating_threshold": 0.45678}},
                     {"optimizer": optimizer.state_dict(), "epoch": 3})
     return path, model
 
@@ -30,7 +31,7 @@ def test_release_drops_training_state_and_ships_the_validation_threshold(trained
     shipped = read_checkpoint(out)
     assert "training_state" not in shipped
     assert out.stat().st_size < 0.6 * path.stat().st_size
-    assert decode == shipped["decode"] == {"threshold": 0.312, "top_k": 7, "refine": "quadratic"}
+    assert decode == shipped["decode"] == {"threshold": 0.457, "top_k": 7, "refine": "quadratic"}
     assert shipped["meta"]["val"]["f1"] == 0.4 and shipped["meta"]["released_from"] == str(path)
     loaded, _ = load_model(out)
     image = torch.rand(1, 3, 64, 96)
@@ -40,18 +41,20 @@ def test_release_drops_training_state_and_ships_the_validation_threshold(trained
 
 def test_an_explicit_threshold_overrides_the_validation_one(trained, tmp_path, capsys):
     path, _ = trained
-    assert run_tool(main, [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}", "threshold=0.45"]) == 0
-    assert read_checkpoint(tmp_path / "a.pt")["decode"]["threshold"] == 0.45
-    assert "threshold 0.45 (0.45)" in capsys.readouterr().out
+    assert run_tool(main, [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}", "threshold=0.45", "refine=argmax"]) == 0
+    assert read_checkpoint(tmp_path / "a.pt")["decode"] == {"threshold": 0.45, "top_k": 7, "refine": "argmax"}
+    assert "threshold 0.45 (0.45), refine argmax" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("threshold, message", [
     ("1.5", "threshold must be within [0, 1], got 1.5"),
     ("best", "threshold=best: expected `validation` or a number in [0, 1]"),
+    ("0.3 refine=median", "refine must be one of weighted, quadratic, quarter, argmax, got 'median'"),
 ])
-def test_bad_thresholds_are_one_line(trained, tmp_path, capsys, threshold, message):
+def test_bad_settings_are_one_line(trained, tmp_path, capsys, threshold, message):
     path, _ = trained
-    assert run_tool(main, [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}", f"threshold={threshold}"]) == 2
+    argv = [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}", *f"threshold={threshold}".split()]
+    assert run_tool(main, argv) == 2
     assert capsys.readouterr().err.strip() == f"error: {message}"
     assert not (tmp_path / "a.pt").exists()
 
