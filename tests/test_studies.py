@@ -37,7 +37,8 @@ def test_every_study_run_composes_and_changes_only_its_subject(studies):
     base = composed("base")
     assert base["model"]["backbone"] == "mobilenet_v2" and base["loss"]["name"] == "masked_bce"
     assert base["data"]["name"] == "egohands4" and base["data"]["split"]["by"] == "video"
-    subjects = {"loss": ("loss",), "backbone": ("model", "train.epochs"), "input": ("model.input_",),
+    subjects = {"loss": ("loss", "data.options.other", "seed", "data.split.val_videos"),
+                "backbone": ("model", "train.epochs"), "input": ("model.input_",),
                 "radius": ("target",), "split": ("data.split",)}
     for study, rows in studies.STUDIES.items():
         for row in rows:
@@ -65,7 +66,7 @@ def test_table_rows_show_missing_values_as_na(studies):
            "train_minutes": 3.0, "ms_per_frame": 12.345}
     lines = studies.table([row]).splitlines()
     assert len(lines) == 3 and lines[0].count("|") == len(studies.COLUMNS) + 2
-    assert lines[2] == "| `base` masked_bce | 0.500 | 0.250 | n/a | n/a | n/a | 0.200 | 3.0 | 12.3 |"
+    assert lines[2] == "| `base` masked_bce | 0.500 | 0.250 | n/a | n/a | n/a | 0.200 | 12.3 |"
 
 
 def test_unknown_study_is_one_clear_line(studies, capsys):

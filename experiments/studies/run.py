@@ -56,12 +56,16 @@ class Row:
 STUDIES: dict[str, list[Row]] = {
     "loss": [
         Row("base", "masked_bce (ignore `other`)"),
+        Row("base_seed1", "masked_bce, seed 1: the run-to-run noise"),
         Row("loss_bce", "bce (`other` = background)"),
         Row("loss_masked_bce_mean", "masked_bce, mean over pixels instead of / positives"),
         Row("loss_mse", "mse (ignore `other`)"),
         Row("loss_mse_unmasked", "mse (`other` = background)"),
+        Row("loss_mse_positives", "mse (ignore `other`), / positives instead of mean"),
         Row("loss_focal", "focal (ignore `other`)"),
         Row("loss_focal_unmasked", "focal (`other` = background)"),
+        Row("loss_masked_bce_other60", "masked_bce, hands under 60 px `other` (ignored)"),
+        Row("loss_bce_other60", "bce, hands under 60 px `other` (taught as background)"),
     ],
     "backbone": [
         Row("backbone_vgg16", "vgg16 (blocks 1-2 frozen, ImageNet), 2 epochs"),
@@ -92,7 +96,7 @@ STUDIES: dict[str, list[Row]] = {
     ],
 }
 COLUMNS = ("point AP", "F1 @0.5", "best F1 (threshold)", "median error (hand sizes)", "median error px",
-           "recall @0.5", "train min", "ms/frame")
+           "recall @0.5", "ms/frame")
 
 
 def train_runs(names: list[str], jobs: int, retrain: bool) -> None:
@@ -153,8 +157,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         best = "n/a" if r["best_f1"] is None else f"{r['best_f1']:.3f} ({r['best_threshold']:.2f})"
         cells = [number(r["point_ap"]), number(r["f1"]), best, number(r["median_error_size"]),
-                 number(r["median_error_px"], 1), number(r["recall"]), number(r["train_minutes"], 1),
-                 number(r["ms_per_frame"], 1)]
+                 number(r["median_error_px"], 1), number(r["recall"]), number(r["ms_per_frame"], 1)]
         lines.append(f"| `{r['run']}` {r['label']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
