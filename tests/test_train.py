@@ -52,7 +52,7 @@ def test_resume_refuses_another_model_layout(tmp_path):
 
 def test_short_overfit_run_finds_the_hands(tmp_path):
     """A few synthetic images, trained on and validated on themselves: the pipeline can learn."""
-    cfg = compose_train("data=synthetic", "data.options.count=6", "data.options.width=160",
+    cfg = compose_train("model=mobilenet_v2", "data=synthetic", "data.options.count=6", "data.options.width=160",
                         "data.options.height=120", "model.input_width=160", "model.input_height=120",
                         "data.validate_on_train=true", "augment.enabled=false", "model.pretrained=null",
                         "train.epochs=80", "train.batch_size=3", "train.lr=0.001", "train.num_workers=0",
