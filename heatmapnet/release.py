@@ -21,7 +21,7 @@ from .errors import UserError
 
 
 def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
-    """The threshold to ship: the validation's F1-optimal one, or the number the user gave."""
+    """The threshold to ship: the one the last validation stored (top of the F1 plateau), or the user's number."""
     if choice == "validation":
         val = meta.get("val") or {}
         best = val.get("operating_threshold", val.get("best_threshold"))
