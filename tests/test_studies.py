@@ -38,7 +38,7 @@ def test_every_study_run_composes_and_changes_only_its_subject(studies):
     assert base["model"]["backbone"] == "mobilenet_v2" and base["loss"]["name"] == "masked_bce"
     assert base["data"]["name"] == "egohands4" and base["data"]["split"]["by"] == "video"
     subjects = {"loss": ("loss", "data.options.other", "seed", "data.split.val_videos"),
-                "backbone": ("model", "train.epochs"), "input": ("model.input_",),
+                "backbone": ("model", "train.epochs", "seed", "data.split.val_videos"), "input": ("model.input_",),
                 "radius": ("target",), "split": ("data.split",)}
     for study, rows in studies.STUDIES.items():
         for row in rows:

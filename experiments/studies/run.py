@@ -66,11 +66,15 @@ STUDIES: dict[str, list[Row]] = {
         Row("loss_focal_unmasked", "focal (`other` = background)"),
         Row("loss_masked_bce_other60", "masked_bce, hands under 60 px `other` (ignored)"),
         Row("loss_bce_other60", "bce, hands under 60 px `other` (taught as background)"),
+        Row("loss_masked_bce_other60_seed1", "masked_bce, hands under 60 px `other`, seed 1"),
+        Row("loss_bce_other60_seed1", "bce, hands under 60 px `other`, seed 1"),
     ],
     "backbone": [
         Row("backbone_vgg16", "vgg16 (blocks 1-2 frozen, ImageNet), 2 epochs"),
         Row("base", "mobilenet_v2 stride 8 (ImageNet)"),
         Row("backbone_mobilenet_v2_s16", "mobilenet_v2 stride 16 (ImageNet)"),
+        Row("base_seed1", "mobilenet_v2 stride 8, seed 1"),
+        Row("backbone_mobilenet_v2_s16_seed1", "mobilenet_v2 stride 16, seed 1"),
         Row("backbone_mobilenet_v3_small", "mobilenet_v3_small stride 8 (random init)"),
     ],
     "input": [
@@ -108,12 +112,12 @@ def train_runs(names: list[str], jobs: int, retrain: bool) -> None:
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for name, code in zip(todo, pool.map(train_one, todo)):
             if code != 0:
-                raise UserError(f"training {name} failed (exit {code}); see {RUNS / name / 'train.log'}")
+                raise UserError(f"training {name} failed (exit {code}); see {RUNS / name / 'train_output.log'}")
 
 
 def train_one(name: str) -> int:
     (RUNS / name).mkdir(parents=True, exist_ok=True)
-    with open(RUNS / name / "train.log", "w") as log:
+    with open(RUNS / name / "train_output.log", "w") as log:
         return subprocess.call([sys.executable, str(REPO / "train.py"), f"experiment=study/{name}", "threads=1"],
                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
