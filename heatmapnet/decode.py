@@ -13,7 +13,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import UserError
+
 REFINEMENTS = ("weighted", "quadratic", "quarter", "argmax")
+
+
+def checked_refine(name: str | None) -> str | None:
+    """A refinement name given on a command line (None: keep the checkpoint's), or one UserError line."""
+    if name is not None and name not in REFINEMENTS:
+        raise UserError(f"refine must be one of {', '.join(REFINEMENTS)}, got {name!r}")
+    return name
 COLUMNS = ("x", "y", "score", "w", "h")
 
 

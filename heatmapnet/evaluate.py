@@ -35,7 +35,7 @@ from .data.dataset import datasets_in
 from .data.loading import load_rgb
 from .data.registry import make_reader
 from .data.split import split_samples
-from .decode import REFINEMENTS
+from .decode import checked_refine
 from .detector import HandDetector
 from .errors import UserError
 from .hands import OPEN, Sample
@@ -84,8 +84,7 @@ def parse_args(argv: list[str]) -> EvaluateConfig:
         raise UserError(f"threshold must be within [0, 1], got {config.threshold}")
     if config.limit is not None and config.limit < 1:
         raise UserError(f"limit must be a positive number of frames, got {config.limit}")
-    if config.refine is not None and config.refine not in REFINEMENTS:
-        raise UserError(f"refine must be one of {', '.join(REFINEMENTS)}, got {config.refine!r}")
+    checked_refine(config.refine)
     if config.samples < 0 or config.threads < 1:
         raise UserError(f"samples must be >= 0 and threads >= 1, got samples={config.samples}, threads={config.threads}")
     return config

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .checkpoint import load_model, save_checkpoint
 from .cli import REQUIRED, parse_options, run_tool
-from .decode import REFINEMENTS
+from .decode import checked_refine
 from .errors import UserError
 
 
@@ -41,8 +41,7 @@ def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
 def release(checkpoint, out, threshold: str = "validation", refine: str | None = None) -> dict:
     """Write the shippable copy of `checkpoint` to `out` (`refine`: None keeps the checkpoint's); returns its
     decode settings."""
-    if refine is not None and refine not in REFINEMENTS:
-        raise UserError(f"refine must be one of {', '.join(REFINEMENTS)}, got {refine!r}")
+    checked_refine(refine)
     model, payload = load_model(checkpoint)
     meta = payload.get("meta") or {}
     decode = {**payload.get("decode", {}), "threshold": operating_threshold(meta, threshold, checkpoint)}
