@@ -5,6 +5,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from heatmapnet.checkpoint import save_checkpoint
 from heatmapnet.model import HeatmapNet, ModelConfig
@@ -49,6 +50,7 @@ def dataset(tmp_path_factory) -> Path:
 def checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "random.pt"
     config = ModelConfig(backbone="mobilenet_v2", stride=8, input_width=96, input_height=64, pretrained=None)
+    torch.manual_seed(0)  # the same random weights whatever ran before: detections do not depend on test order
     save_checkpoint(path, HeatmapNet(config), decode={"threshold": 0.3, "top_k": 5})
     return path
 
@@ -117,12 +119,23 @@ def test_mistakes_give_one_clear_line(evaluate, dataset, checkpoint, tmp_path, c
     assert error.startswith("error: ") and message in error and "\n" not in error
 
 
-def test_refine_overrides_the_checkpoints_refinement(evaluate, dataset, checkpoint, tmp_path):
+def test_refine_overrides_the_checkpoints_refinement(evaluate, checkpoint, tmp_path):
+    """Overlapping 60 px hands every 20 px: a peak of the random model anywhere on the frame lies within 15 px of a
+    hand centre, inside the 30 px match radius, so both refinements match hands and their errors can be compared."""
+    root = tmp_path / "hand_grid"
+    grid = [(x, y) for x in range(10, 160, 20) for y in range(10, 120, 20)]
+    (root / "images").mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "frame.jpg"), np.random.default_rng(1).integers(0, 255, (120, 160, 3), np.uint8))
+    (root / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "images/frame.jpg", "width": 160, "height": 120}],
+        "annotations": [{"id": k + 1, "image_id": 1, "bbox": [x - 30, y - 30, 60, 60]}
+                        for k, (x, y) in enumerate(grid)],
+        "categories": [{"id": 1, "name": "hand"}]}))
     reports = {}
     for refine in ("argmax", "quadratic"):
         out = tmp_path / refine
-        assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", f"out={out}", "samples=0",
-                              "threshold=0.1", f"refine={refine}"]) == 0
+        assert evaluate.main([f"checkpoint={checkpoint}", f"data={root}", f"out={out}", "samples=0",
+                              "threshold=0.05", f"refine={refine}"]) == 0
         reports[refine] = json.loads((out / "report.json").read_text())
     assert reports["argmax"]["decode"]["refine"] == "argmax"
     assert reports["quadratic"]["decode"]["refine"] == "quadratic"
