@@ -25,13 +25,13 @@ from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from heatmapnet.config import exits_cleanly, first_line, run_entry_point  # noqa: E402
-from heatmapnet.detector import HandDetector  # noqa: E402
 from heatmapnet.errors import UserError  # noqa: E402
-from heatmapnet.overlay import Trails, annotate, heatmap_overlay  # noqa: E402
-from heatmapnet.runtimes import open_runtime  # noqa: E402
-from heatmapnet.sources import CaptureThread, open_source  # noqa: E402
-from heatmapnet.track_output import AnnotatedVideoWriter, JsonlWriter, frame_record  # noqa: E402
-from heatmapnet.tracker import HandTracker, TrackerConfig  # noqa: E402
+from heatmapnet.outputs.files import AnnotatedVideoWriter, JsonlWriter, frame_record  # noqa: E402
+from heatmapnet.outputs.overlay import Trails, annotate, heatmap_overlay  # noqa: E402
+from heatmapnet.runtime.detector import HandDetector  # noqa: E402
+from heatmapnet.runtime.runtimes import open_runtime  # noqa: E402
+from heatmapnet.sources.capture import CaptureThread, open_source  # noqa: E402
+from heatmapnet.tracking.tracker import HandTracker, TrackerConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
 STAGES = ("wait", "preprocess", "model", "decode", "track", "draw", "write")

@@ -6,7 +6,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep
 import hydra  # noqa: E402
 
 from heatmapnet.config import exits_cleanly, run_entry_point  # noqa: E402
-from heatmapnet.training import train  # noqa: E402
+from heatmapnet.train.loop import train  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")

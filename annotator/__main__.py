@@ -12,11 +12,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from heatmapnet.errors import UserError
+from heatmapnet.sources.video import FrameError, Video
 
 from .propagation import carry
 from .session import Session
 from .store import VideoInfo, open_annotations
-from heatmapnet.video import FrameError, Video
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -3,7 +3,7 @@
 coco: every labelled frame as a JPEG plus one COCO json (box = the marker's circle, centre exact,
 not clipped to the frame; `label` "open"/"other", `track_id` = the marker id). targets: each
 labelled frame with its training targets drawn over it (blobs in red, ignored areas darkened
-blue), rendered by `heatmapnet.targets.encode` exactly as training would, to check radius and
+blue), rendered by `heatmapnet.train.targets.encode` exactly as training would, to check radius and
 ignore regions by eye. Both use `training_hands`, so flow-lost hands are `other` as in training.
 """
 from __future__ import annotations
@@ -19,9 +19,8 @@ from tqdm import tqdm
 
 from heatmapnet.data.hands_json import read_file, training_hands, video_path
 from heatmapnet.errors import UserError
-from heatmapnet.targets import SHAPES, TargetConfig, encode
-
-from heatmapnet.video import FrameError, Video
+from heatmapnet.sources.video import FrameError, Video
+from heatmapnet.train.targets import SHAPES, TargetConfig, encode
 
 
 def labelled_frames(label_file: Path, desc: str):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from heatmapnet.data.hands import OPEN, OTHER
 from heatmapnet.data.hands_json import Annotations, Marker
-from heatmapnet.hands import OPEN, OTHER
+from heatmapnet.sources.video import FrameError
 
 from .flow import FlowConfig
 from .propagation import carry
 from .store import Store
-from heatmapnet.video import FrameError
 
 HELP = (
     ("click", "add a hand (drag to draw its size)"),

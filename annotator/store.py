@@ -12,8 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from heatmapnet.data.hands_json import (SUFFIX, Annotations, FormatError, dumps, read_file,
-                                        relative_video)
+from heatmapnet.data.hands_json import (
+    SUFFIX,
+    Annotations,
+    FormatError,
+    dumps,
+    read_file,
+    relative_video,
+)
 from heatmapnet.errors import UserError
 
 MAX_ALTERNATIVES = 50
@@ -31,7 +37,7 @@ class VideoInfo:
 
     @classmethod
     def of(cls, video) -> "VideoInfo":
-        """From an open heatmapnet.video.Video."""
+        """From an open heatmapnet.sources.video.Video."""
         return cls(video.path, video.width, video.height, video.fps, video.frame_count)
 
 

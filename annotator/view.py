@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from heatmapnet.data.hands import OPEN
 from heatmapnet.data.hands_json import FLOW, MANUAL
-from heatmapnet.hands import OPEN
 
 from .session import HELP, Session
 

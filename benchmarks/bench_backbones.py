@@ -19,8 +19,9 @@ from torchvision import models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from heatmapnet.backbones import SPECS  # noqa: E402
-from heatmapnet.model import HeatmapNet, ModelConfig  # noqa: E402
+from heatmapnet.model.backbones import SPECS  # noqa: E402
+from heatmapnet.model.config import ModelConfig  # noqa: E402
+from heatmapnet.model.network import HeatmapNet  # noqa: E402
 
 
 def median_ms(run, repeats: int, warmup: int = 5) -> float:

@@ -31,13 +31,14 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from heatmapnet.checkpoint import save_checkpoint  # noqa: E402
 from heatmapnet.cli import parse_options, run_tool  # noqa: E402
-from heatmapnet.detector import HandDetector  # noqa: E402
-from heatmapnet.export import export_model  # noqa: E402
-from heatmapnet.model import HeatmapNet, ModelConfig  # noqa: E402
-from heatmapnet.quantize import calibration_frames, quantize_model  # noqa: E402
-from heatmapnet.runtimes import open_runtime  # noqa: E402
+from heatmapnet.export.quantize import calibration_frames, quantize_model  # noqa: E402
+from heatmapnet.export.to_onnx import export_model  # noqa: E402
+from heatmapnet.model.checkpoint import save_checkpoint  # noqa: E402
+from heatmapnet.model.config import ModelConfig  # noqa: E402
+from heatmapnet.model.network import HeatmapNet  # noqa: E402
+from heatmapnet.runtime.detector import HandDetector  # noqa: E402
+from heatmapnet.runtime.runtimes import open_runtime  # noqa: E402
 
 WIDTH, HEIGHT = 320, 240
 TARGET_MODEL_RATIO, TARGET_END_TO_END_FPS = 1.5, 150.0  # issue 6: onnxruntime vs PyTorch, and end-to-end FPS

@@ -33,9 +33,10 @@ from helpers_video import write_blob_video  # noqa: E402  (the tests' generator 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 import track  # noqa: E402
-from heatmapnet.checkpoint import save_checkpoint  # noqa: E402
-from heatmapnet.model import HeatmapNet, ModelConfig  # noqa: E402
-from heatmapnet.runtimes import open_runtime  # noqa: E402
+from heatmapnet.model.checkpoint import save_checkpoint  # noqa: E402
+from heatmapnet.model.config import ModelConfig  # noqa: E402
+from heatmapnet.model.network import HeatmapNet  # noqa: E402
+from heatmapnet.runtime.runtimes import open_runtime  # noqa: E402
 
 TARGET_FPS = 100.0  # issue 3: read + model + decode + track, mobilenet_v2 stride 8, 320x240, 2 threads
 SSD_FPS = 21.0  # published, SSD hand detector at 320x240 on a 4-core laptop

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from .errors import UserError
+from heatmapnet.errors import UserError
 
 REQUIRED = object()  # default marking an option the user must give
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}

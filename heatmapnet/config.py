@@ -6,14 +6,13 @@ import os
 import sys
 from dataclasses import fields
 from pathlib import Path
-
 from typing import NoReturn
 
 from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .errors import UserError
+from heatmapnet.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 

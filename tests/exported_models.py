@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import torch
 
-from heatmapnet.checkpoint import save_checkpoint
-from heatmapnet.model import HeatmapNet, ModelConfig
+from heatmapnet.model.checkpoint import save_checkpoint
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.network import HeatmapNet
 
 LOGIT_MEAN, LOGIT_SPREAD = -1.0, 2.0
 SIZE_MEAN, SIZE_SPREAD = 4.0, 1.0  # in cells

@@ -9,8 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from heatmapnet.checkpoint import save_checkpoint
-from heatmapnet.model import HeatmapNet, ModelConfig
+from heatmapnet.model.checkpoint import save_checkpoint
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.network import HeatmapNet
 
 
 def blob_position(index: int, count: int, width: int, height: int) -> tuple[float, float]:

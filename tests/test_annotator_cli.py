@@ -5,13 +5,13 @@ import subprocess
 import sys
 
 import pytest
+from annotator_scenes import two_disc_scene
+from conftest import REPO
 
 from annotator.__main__ import main
 from annotator.store import Store
-from heatmapnet.video import Video
-from annotator_scenes import two_disc_scene
-from conftest import REPO
 from heatmapnet.data.hands_json import Annotations, Marker
+from heatmapnet.sources.video import Video
 
 SCENE = two_disc_scene()
 

@@ -4,13 +4,13 @@ import json
 import cv2
 import numpy as np
 import pytest
+from annotator_scenes import two_disc_scene
 
 from annotator.export import main
 from annotator.store import Store
-from heatmapnet.video import Video
-from annotator_scenes import two_disc_scene
+from heatmapnet.data.hands import Hand
 from heatmapnet.data.hands_json import Annotations, Marker
-from heatmapnet.hands import Hand
+from heatmapnet.sources.video import Video
 
 SCENE = two_disc_scene()
 

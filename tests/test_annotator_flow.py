@@ -4,9 +4,9 @@ import math
 import cv2
 import numpy as np
 import pytest
+from annotator_scenes import Disc, Scene
 
 from annotator.flow import track
-from annotator_scenes import Disc, Scene
 from heatmapnet.data.hands_json import Marker
 
 

@@ -4,11 +4,11 @@ import math
 import os
 
 import pytest
+from annotator_scenes import Disc, Scene, two_disc_scene
 
 from annotator.session import Session
 from annotator.store import VideoInfo, open_annotations
-from heatmapnet.video import Video
-from annotator_scenes import Disc, Scene, two_disc_scene
+from heatmapnet.sources.video import Video
 
 FRAMES = 20
 SCENE = two_disc_scene()

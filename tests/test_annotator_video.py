@@ -4,11 +4,11 @@ import os
 import cv2
 import numpy as np
 import pytest
-
-from heatmapnet.video import FrameError, Video
 from annotator_scenes import two_disc_scene
 from conftest import shared_path
+
 from heatmapnet.errors import UserError
+from heatmapnet.sources.video import FrameError, Video
 
 
 def test_random_access_returns_the_frame_a_sequential_decode_gives(tmp_path):

@@ -3,14 +3,22 @@ import math
 
 import numpy as np
 import pytest
+from annotator_scenes import two_disc_scene
 
 from annotator.session import HELP, Session
 from annotator.store import VideoInfo, open_annotations
-from heatmapnet.video import Video
-from annotator.view import (OPEN_COLOUR, OTHER_COLOUR, STATUS_HEIGHT, TIMELINE_COLOURS, TIMELINE_HEIGHT,
-                            UNCERTAIN_COLOUR, key_name, render)
-from annotator_scenes import two_disc_scene
+from annotator.view import (
+    OPEN_COLOUR,
+    OTHER_COLOUR,
+    STATUS_HEIGHT,
+    TIMELINE_COLOURS,
+    TIMELINE_HEIGHT,
+    UNCERTAIN_COLOUR,
+    key_name,
+    render,
+)
 from heatmapnet.data.hands_json import Marker
+from heatmapnet.sources.video import Video
 
 
 @pytest.fixture

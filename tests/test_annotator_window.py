@@ -17,11 +17,11 @@ import time
 import cv2
 import numpy as np
 import pytest
-
-from heatmapnet.video import Video
-from annotator.view import OTHER_COLOUR
 from annotator_scenes import two_disc_scene
 from conftest import REPO
+
+from annotator.view import OTHER_COLOUR
+from heatmapnet.sources.video import Video
 
 TOOLS = ("Xvfb", "xdotool", "xwd")
 pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS),

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from heatmapnet.data.augment import AugmentConfig, augment, fit
 from heatmapnet.config import dataclass_from
+from heatmapnet.data.augment import AugmentConfig, augment, fit
+from heatmapnet.data.hands import OPEN, OTHER, Hand
 from heatmapnet.errors import UserError
-from heatmapnet.hands import OPEN, OTHER, Hand
-from heatmapnet.preprocess import FrameTransform
+from heatmapnet.runtime.preprocess import FrameTransform
 
 WIDTH, HEIGHT = 320, 240
 GEOMETRY_ONLY = dict(brightness=0.0, contrast=0.0, saturation=0.0, hue=0.0)

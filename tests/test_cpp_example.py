@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from heatmapnet.export.to_onnx import export_model
+from heatmapnet.runtime.detector import HandDetector
+from heatmapnet.runtime.runtimes import open_runtime
 from tests.exported_models import contrasted_checkpoint, random_frames
-from heatmapnet.detector import HandDetector
-from heatmapnet.export import export_model
-from heatmapnet.runtimes import open_runtime
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cpp"
 HAND = re.compile(r"\((-?[\d.]+), (-?[\d.]+)\) ([\d.]+) \[([\d.]+) x ([\d.]+)\]")

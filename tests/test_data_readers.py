@@ -6,15 +6,15 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
-from omegaconf import OmegaConf
 from conftest import shared_path
+from omegaconf import OmegaConf
 
+from heatmapnet.data import loading
 from heatmapnet.data.coco import CocoReader, OtherRule
 from heatmapnet.data.egohands import EgoHandsReader
-from heatmapnet.data import loading
+from heatmapnet.data.hands import OPEN, OTHER, Hand, Sample
 from heatmapnet.data.loading import load_rgb
 from heatmapnet.errors import UserError
-from heatmapnet.hands import OPEN, OTHER, Hand, Sample
 
 
 def write_rgb(path, rgb):

@@ -1,14 +1,14 @@
 import numpy as np
 import torch
-
 from conftest import shared_path
+
 from heatmapnet.data.augment import AugmentConfig
 from heatmapnet.data.coco import CocoReader
 from heatmapnet.data.dataset import HandDataset, MixSampler, collate
+from heatmapnet.data.hands import Hand, Sample
 from heatmapnet.data.synthetic import SyntheticReader
-from heatmapnet.hands import Hand, Sample
-from heatmapnet.model import ModelConfig
-from heatmapnet.targets import TargetConfig
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.train.targets import TargetConfig
 
 MODEL = ModelConfig(input_width=160, input_height=120)
 

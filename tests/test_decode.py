@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from heatmapnet.decode import DecodeConfig, decode
+from heatmapnet.runtime.decode import DecodeConfig, decode
 
 ROWS, COLS = 15, 20
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from heatmapnet.checkpoint import save_checkpoint
-from heatmapnet.model import HeatmapNet, ModelConfig
+from heatmapnet.model.checkpoint import save_checkpoint
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.network import HeatmapNet
 
 FRAMES_PER_VIDEO = 3
 VIDEOS = ("kitchen", "desk")
@@ -16,9 +17,9 @@ VIDEOS = ("kitchen", "desk")
 
 @pytest.fixture(scope="module")
 def evaluate():
-    import heatmapnet.evaluate
+    import heatmapnet.evaluate.run
 
-    return heatmapnet.evaluate
+    return heatmapnet.evaluate.run
 
 
 @pytest.fixture(scope="module")

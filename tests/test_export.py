@@ -9,16 +9,17 @@ import onnx
 import pytest
 from onnx import helper
 
-from tests.exported_models import contrasted_checkpoint, random_frames
-from heatmapnet import export, quantize
-from heatmapnet.checkpoint import read_checkpoint
+from heatmapnet.export import quantize
+from heatmapnet.export import to_onnx as export
 from heatmapnet.cli import run_tool
-from heatmapnet.decode import DecodeConfig
-from heatmapnet.detector import HandDetector
 from heatmapnet.errors import UserError
-from heatmapnet.model import ModelConfig
-from heatmapnet.preprocess import Normalization
-from heatmapnet.runtimes import open_runtime
+from heatmapnet.model.checkpoint import read_checkpoint
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.runtime.decode import DecodeConfig
+from heatmapnet.runtime.detector import HandDetector
+from heatmapnet.runtime.preprocess import Normalization
+from heatmapnet.runtime.runtimes import open_runtime
+from tests.exported_models import contrasted_checkpoint, random_frames
 
 REPO = Path(__file__).resolve().parents[1]
 ONNX_RUNTIMES = ("onnxruntime", "opencv")
@@ -204,7 +205,7 @@ def test_torch_runtime_rejects_onnx(exported):
 
 
 def test_importing_runtimes_does_not_load_onnxruntime():
-    code = "import sys, heatmapnet.runtimes; print('onnxruntime' in sys.modules, 'heatmapnet.onnx_runtimes' in sys.modules)"
+    code = "import sys, heatmapnet.runtime.runtimes; print('onnxruntime' in sys.modules, 'heatmapnet.runtime.onnx_runtimes' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
 

@@ -3,13 +3,13 @@ import json
 
 import numpy as np
 import pytest
+from annotator_scenes import two_disc_scene
 
 from annotator.store import Store
-from heatmapnet.video import Video
-from annotator_scenes import two_disc_scene
 from heatmapnet.data.hands_json import Annotations, FormatError, Marker
 from heatmapnet.data.registry import make_reader
 from heatmapnet.errors import UserError
+from heatmapnet.sources.video import Video
 
 SCENE = two_disc_scene()
 

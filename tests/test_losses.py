@@ -3,7 +3,15 @@ import math
 import pytest
 import torch
 
-from heatmapnet.losses import Criterion, LossConfig, bce, focal, masked_bce, mse, size_l1
+from heatmapnet.train.losses import (
+    Criterion,
+    LossConfig,
+    bce,
+    focal,
+    masked_bce,
+    mse,
+    size_l1,
+)
 
 
 def bce_value(logit, target):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from heatmapnet.hands import OTHER, Hand
-from heatmapnet.metrics import FALSE_ALARM, IGNORED, PointMetrics
+from heatmapnet.data.hands import OTHER, Hand
+from heatmapnet.evaluate.metrics import FALSE_ALARM, IGNORED, PointMetrics
 
 NAN = float("nan")
 

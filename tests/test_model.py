@@ -6,13 +6,14 @@ import pytest
 import torch
 from conftest import shared_path
 
-from heatmapnet.backbones import SPECS, build_backbone
-from heatmapnet.checkpoint import load_model, save_checkpoint
 from heatmapnet.config import REPO
-from heatmapnet.detector import HandDetector
 from heatmapnet.errors import UserError
-from heatmapnet.model import PRIOR_PROBABILITY, HeatmapNet, ModelConfig
-from heatmapnet.runtimes import open_runtime
+from heatmapnet.model.backbones import SPECS, build_backbone
+from heatmapnet.model.checkpoint import load_model, save_checkpoint
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.network import PRIOR_PROBABILITY, HeatmapNet
+from heatmapnet.runtime.detector import HandDetector
+from heatmapnet.runtime.runtimes import open_runtime
 
 VARIANTS = [(name, stride) for name, spec in SPECS.items() for stride in spec.cuts]
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from helpers_video import write_random_checkpoint
 
-from heatmapnet.detector import HandDetector
-from heatmapnet.preprocess import FrameTransform, Normalization
-from heatmapnet.runtimes import open_runtime
+from heatmapnet.runtime.detector import HandDetector
+from heatmapnet.runtime.preprocess import FrameTransform, Normalization
+from heatmapnet.runtime.runtimes import open_runtime
 
 SIZES = [(640, 480), (480, 852), (1280, 720), (300, 300), (161, 97)]
 

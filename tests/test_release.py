@@ -1,11 +1,12 @@
-"""`python -m heatmapnet.release`: a training checkpoint becomes a small model with a calibrated threshold."""
+"""`python -m heatmapnet.train.release`: a training checkpoint becomes a small model with a calibrated threshold."""
 import pytest
 import torch
 
-from heatmapnet.checkpoint import load_model, read_checkpoint, save_checkpoint
 from heatmapnet.cli import run_tool
-from heatmapnet.model import HeatmapNet, ModelConfig
-from heatmapnet.release import main, release
+from heatmapnet.model.checkpoint import load_model, read_checkpoint, save_checkpoint
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.network import HeatmapNet
+from heatmapnet.train.release import main, release
 
 
 @pytest.fixture

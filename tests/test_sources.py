@@ -8,7 +8,7 @@ from conftest import shared_path
 from helpers_video import blob_frames, write_blob_video
 
 from heatmapnet.errors import UserError
-from heatmapnet.sources import CaptureThread, open_source
+from heatmapnet.sources.capture import CaptureThread, open_source
 
 
 def read_all(source):

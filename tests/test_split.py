@@ -7,9 +7,9 @@ import torch
 from conftest import shared_path
 
 from heatmapnet.data.coco import CocoReader
+from heatmapnet.data.hands import Sample
 from heatmapnet.data.split import mix_weights, split_samples
 from heatmapnet.errors import UserError
-from heatmapnet.hands import Sample
 
 
 def frames(dataset, videos, per_video, loose=0):

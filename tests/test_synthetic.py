@@ -4,11 +4,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from heatmapnet.data.hands import OPEN, OTHER
 from heatmapnet.data.loading import load_rgb
 from heatmapnet.data.registry import make_reader
 from heatmapnet.data.synthetic import SyntheticReader, render
 from heatmapnet.errors import UserError
-from heatmapnet.hands import OPEN, OTHER
 
 
 @pytest.fixture(scope="module")

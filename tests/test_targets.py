@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from heatmapnet.hands import OTHER, Hand
-from heatmapnet.targets import TargetConfig, blob_radius, encode
+from heatmapnet.data.hands import OTHER, Hand
+from heatmapnet.train.targets import TargetConfig, blob_radius, encode
 
 STRIDE = 8
 

@@ -16,13 +16,13 @@ from helpers_video import blob_frames, write_blob_video, write_random_checkpoint
 from hydra import compose, initialize_config_dir
 
 import track
-from heatmapnet.decode import DecodeConfig
-from heatmapnet.detector import HandDetector
 from heatmapnet.errors import UserError
-from heatmapnet.overlay import Trails, annotate, colour_for, heatmap_overlay
-from heatmapnet.preprocess import FrameTransform
-from heatmapnet.runtimes import open_runtime
-from heatmapnet.tracker import TrackedHand, TrackerConfig
+from heatmapnet.outputs.overlay import Trails, annotate, colour_for, heatmap_overlay
+from heatmapnet.runtime.decode import DecodeConfig
+from heatmapnet.runtime.detector import HandDetector
+from heatmapnet.runtime.preprocess import FrameTransform
+from heatmapnet.runtime.runtimes import open_runtime
+from heatmapnet.tracking.tracker import TrackedHand, TrackerConfig
 
 DETECTION_KEYS = {"x", "y", "score", "w", "h"}
 TRACK_KEYS = {"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}

@@ -3,8 +3,8 @@ smoothing of a still hand, lag on a moving one, and time steps taken from timest
 import numpy as np
 import pytest
 
-from heatmapnet.smoothing import OneEuroConfig, OneEuroFilter
-from heatmapnet.tracker import HandTracker, TrackerConfig
+from heatmapnet.tracking.smoothing import OneEuroConfig, OneEuroFilter
+from heatmapnet.tracking.tracker import HandTracker, TrackerConfig
 
 SIZE = 80.0  # hand size in pixels
 FPS = 30.0

@@ -6,9 +6,9 @@ import sys
 import pytest
 from hydra import compose, initialize_config_dir
 
-from heatmapnet.checkpoint import load_model, read_checkpoint
 from heatmapnet.config import REPO
-from heatmapnet.training import train
+from heatmapnet.model.checkpoint import load_model, read_checkpoint
+from heatmapnet.train.loop import train
 
 
 def compose_train(*overrides):

@@ -26,10 +26,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from annotator.flow import track  # noqa: E402
 from annotator.video import Video  # noqa: E402
+
+from annotator.flow import track  # noqa: E402
+from heatmapnet.data.hands import Hand  # noqa: E402
 from heatmapnet.data.hands_json import Marker  # noqa: E402
-from heatmapnet.hands import Hand  # noqa: E402
 
 HORIZONS = (1, 5, 10, 30)
 TOLERANCES = (4.0, 8.0)

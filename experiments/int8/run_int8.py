@@ -32,12 +32,12 @@ from heatmapnet.cli import REQUIRED, parse_options, run_tool  # noqa: E402
 from heatmapnet.data.coco import CocoReader  # noqa: E402
 from heatmapnet.data.loading import load_rgb  # noqa: E402
 from heatmapnet.data.split import split_samples  # noqa: E402
-from heatmapnet.detector import HandDetector  # noqa: E402
 from heatmapnet.errors import UserError  # noqa: E402
-from heatmapnet.export import export_model  # noqa: E402
-from heatmapnet.metrics import PointMetrics  # noqa: E402
-from heatmapnet.quantize import quantize_model  # noqa: E402
-from heatmapnet.runtimes import open_runtime  # noqa: E402
+from heatmapnet.evaluate.metrics import PointMetrics  # noqa: E402
+from heatmapnet.export.quantize import quantize_model  # noqa: E402
+from heatmapnet.export.to_onnx import export_model  # noqa: E402
+from heatmapnet.runtime.detector import HandDetector  # noqa: E402
+from heatmapnet.runtime.runtimes import open_runtime  # noqa: E402
 
 RANKING_THRESHOLD = 0.05  # decode this low so point AP sees the whole ranking
 AGREEMENT_PX = 1.0

@@ -16,9 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from heatmapnet.cli import parse_options, run_tool  # noqa: E402
-from heatmapnet.engine import OPERATING_F1_TOLERANCE  # noqa: E402
-from heatmapnet.evaluate import parse_args, run  # noqa: E402
-from heatmapnet.metrics import PointMetrics  # noqa: E402
+from heatmapnet.evaluate.metrics import PointMetrics  # noqa: E402
+from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
+from heatmapnet.train.engine import OPERATING_F1_TOLERANCE  # noqa: E402
 
 DATASETS = ("egohands4", "webcam10", "webcam4")
 VIDEO_COLUMNS = ("f1", "point_ap", "recall", "median_error_size")
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> None:
     operating, best = pooled.best_threshold(OPERATING_F1_TOLERANCE), pooled.best_threshold()
     print(f"\nall held-out frames pooled: F1 {pooled.summary(operating)['f1']:.3f} at threshold {operating:.3f}, the "
           f"highest within {OPERATING_F1_TOLERANCE} of the best F1 ({pooled.summary(best)['f1']:.3f} at {best:.3f}); "
-          f"ship it with python -m heatmapnet.release ... threshold={operating:.3f}")
+          f"ship it with python -m heatmapnet.train.release ... threshold={operating:.3f}")
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ sys.path.insert(0, str(REPO))
 
 from omegaconf import OmegaConf  # noqa: E402
 
-from heatmapnet.checkpoint import read_checkpoint  # noqa: E402
 from heatmapnet.cli import parse_options, run_tool  # noqa: E402
 from heatmapnet.errors import UserError  # noqa: E402
-from heatmapnet.evaluate import parse_args, run  # noqa: E402
+from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
+from heatmapnet.model.checkpoint import read_checkpoint  # noqa: E402
 
 RUNS = REPO / "runs" / "studies"
 RESULTS = Path(__file__).resolve().parent / "results"

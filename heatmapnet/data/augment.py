@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from ..errors import UserError
-from ..hands import OPEN, OTHER, Hand
-from ..preprocess import FrameTransform
+from heatmapnet.data.hands import OPEN, OTHER, Hand
+from heatmapnet.errors import UserError
+from heatmapnet.runtime.preprocess import FrameTransform
 
 
 @dataclass(frozen=True)

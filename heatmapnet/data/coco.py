@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from ..hands import LABELS, OPEN, OTHER, Hand, Sample
-from ..config import dataclass_from
-from .registry import register_reader
+from heatmapnet.config import dataclass_from
+from heatmapnet.data.hands import LABELS, OPEN, OTHER, Hand, Sample
+from heatmapnet.data.registry import register_reader
+from heatmapnet.errors import UserError
 
 UNLABELLED_FLAGS = ("labelled", "mediapipe_found")  # image keys whose `false` means "nobody labelled this"
 KEEP_OR_DROP = ("keep", "drop")

@@ -13,14 +13,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..config import plain
-from ..hands import Sample
-from ..model import ModelConfig
-from ..targets import TargetConfig, encode
-from .augment import AugmentConfig, augment, fit
-from .loading import load_rgb
-from .registry import make_reader
-from .split import mix_weights, split_samples
+from heatmapnet.config import plain
+from heatmapnet.data.augment import AugmentConfig, augment, fit
+from heatmapnet.data.hands import Sample
+from heatmapnet.data.loading import load_rgb
+from heatmapnet.data.registry import make_reader
+from heatmapnet.data.split import mix_weights, split_samples
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.train.targets import TargetConfig, encode
 
 
 class HandDataset(Dataset):

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import scipy.io
 
-from ..errors import UserError
-from ..hands import Hand, Sample
-from .coco import OtherRule
-from ..config import dataclass_from
-from .registry import register_reader
+from heatmapnet.config import dataclass_from
+from heatmapnet.data.coco import OtherRule
+from heatmapnet.data.hands import Hand, Sample
+from heatmapnet.data.registry import register_reader
+from heatmapnet.errors import UserError
 
 POLYGON_FIELDS = ("myleft", "myright", "yourleft", "yourright")
 SAMPLES_FOLDER = "_LABELLED_SAMPLES"

@@ -14,9 +14,9 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..errors import UserError
-from ..hands import LABELS, OTHER, Hand, Sample
-from .registry import register_reader
+from heatmapnet.data.hands import LABELS, OTHER, Hand, Sample
+from heatmapnet.data.registry import register_reader
+from heatmapnet.errors import UserError
 
 VERSION = 1
 MANUAL = "manual"

@@ -13,16 +13,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import UserError
-from ..hands import Sample
-from ..video import Video
-from .synthetic import render
+from heatmapnet.data.hands import Sample
+from heatmapnet.data.synthetic import render
+from heatmapnet.errors import UserError
+from heatmapnet.sources.video import Video
 
 MAX_OPEN_VIDEOS = 8
 
 
 class _VideoCache:
-    """Open videos by path, least recently used closed first. Frames come from heatmapnet.video.Video,
+    """Open videos by path, least recently used closed first. Frames come from heatmapnet.sources.video.Video,
     which identifies every frame by its timestamp (frame-number seeks land early on phone videos)."""
 
     def __init__(self):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import UserError
-from ..hands import Sample
+from heatmapnet.data.hands import Sample
+from heatmapnet.errors import UserError
 
 READERS: dict[str, type] = {}
 

@@ -12,8 +12,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..errors import UserError
-from ..hands import Sample
+from heatmapnet.data.hands import Sample
+from heatmapnet.errors import UserError
 
 SPLIT_BY = ("video", "random")
 

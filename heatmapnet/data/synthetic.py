@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import UserError
-from ..hands import OPEN, OTHER, Hand, Sample
-from .registry import register_reader
+from heatmapnet.data.hands import OPEN, OTHER, Hand, Sample
+from heatmapnet.data.registry import register_reader
+from heatmapnet.errors import UserError
 
 SKIN_TONES = np.array([(255, 224, 196), (241, 194, 167), (224, 172, 135), (198, 134, 96),
                        (161, 102, 72), (120, 78, 52), (88, 58, 40)], np.float64)

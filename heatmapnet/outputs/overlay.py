@@ -10,8 +10,8 @@ from collections import deque
 import cv2
 import numpy as np
 
-from .preprocess import FrameTransform
-from .tracker import TrackedHand
+from heatmapnet.runtime.preprocess import FrameTransform
+from heatmapnet.tracking.tracker import TrackedHand
 
 # Distinct BGR colours, picked by track id so a hand keeps its colour.
 PALETTE = ((75, 25, 230), (75, 180, 60), (25, 225, 255), (200, 130, 0), (48, 130, 245), (180, 30, 145),

@@ -1,7 +1,7 @@
-"""Runtimes for exported ONNX models: onnxruntime and OpenCV DNN, behind the `Runtime` interface.
+"""Runtimes for exported ONNX models: ONNX Runtime (the default) and OpenCV DNN, behind `Runtime`.
 
-Both read the model and decode settings from the file's metadata (see heatmapnet/export.py), so an
-exported model runs the same tracking pipeline as its checkpoint without any other file.
+Both read the model and decode settings from the file's metadata (see onnx_format.py), so an exported
+model runs the same tracking pipeline as its checkpoint without any other file, and without PyTorch.
 """
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import cv2
 import numpy as np
 import onnxruntime
 
-from .errors import UserError
-from .export import INPUT, read_exported
-from .runtimes import Runtime
+from heatmapnet.errors import UserError
+from heatmapnet.runtime.onnx_format import INPUT, open_session, read_exported
+from heatmapnet.runtime.runtimes import Runtime
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
 
 
 def graph_input(images: np.ndarray) -> np.ndarray:
@@ -19,15 +21,23 @@ def graph_input(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32) * np.float32(1 / 255)
 
 
+def providers_for(device: str) -> list[str]:
+    """ONNX Runtime's execution providers for `device`; cuda needs the onnxruntime-gpu package."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if CUDA_PROVIDER not in onnxruntime.get_available_providers():
+        raise UserError("device=cuda needs onnxruntime-gpu with a working CUDA install "
+                        f"(available providers: {', '.join(onnxruntime.get_available_providers())}): "
+                        "`pip install onnxruntime-gpu`, or use device=cpu")
+    return [CUDA_PROVIDER, "CPUExecutionProvider"]
+
+
 class OnnxRuntime(Runtime):
-    """onnxruntime's CPU provider; also runs int8 models written by heatmapnet.quantize."""
+    """ONNX Runtime's CPU (or CUDA) provider; also runs int8 models written by heatmapnet.export.quantize."""
 
     name = "onnxruntime"
 
-    def __init__(self, checkpoint, threads: int | None = None):
-        exported = read_exported(checkpoint)
-        self.model_config, self.decode_config, self.outputs = (
-            exported.model_config, exported.decode_config, list(exported.outputs))
+    def __init__(self, checkpoint, threads: int | None = None, device: str = "cpu"):
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -35,11 +45,9 @@ class OnnxRuntime(Runtime):
         # Idle worker threads sleep instead of spinning: the tracker's capture and display threads share
         # the CPU, and on a busy 2-core machine spinning made inference 2-3x slower (bench_runtimes.py).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = onnxruntime.InferenceSession(str(exported.path), options,
-                                                        providers=["CPUExecutionProvider"])
-        except Exception as error:
-            raise UserError(f"onnxruntime cannot load {exported.path}: {str(error).splitlines()[0]}") from None
+        exported, self.session = open_session(checkpoint, options, providers_for(device))
+        self.model_config, self.decode_config, self.outputs = (
+            exported.model_config, exported.decode_config, list(exported.outputs))
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         outputs = self.session.run(self.outputs, {INPUT: graph_input(images)})
@@ -56,7 +64,10 @@ class OpenCVRuntime(Runtime):
 
     name = "opencv"
 
-    def __init__(self, checkpoint, threads: int | None = None):
+    def __init__(self, checkpoint, threads: int | None = None, device: str = "cpu"):
+        if device != "cpu":
+            raise UserError("runtime=opencv runs on the CPU only: use runtime=onnxruntime or runtime=torch "
+                            "with device=cuda")
         exported = read_exported(checkpoint)
         self.model_config, self.decode_config, self.outputs = (
             exported.model_config, exported.decode_config, list(exported.outputs))

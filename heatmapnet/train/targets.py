@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hands import OPEN, OTHER, Hand
+from heatmapnet.data.hands import OPEN, OTHER, Hand
 
 SHAPES = ("gaussian", "disc")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .decode import DecodeConfig, decode
-from .preprocess import FrameTransform
-from .runtimes import Runtime
+from heatmapnet.runtime.decode import DecodeConfig, decode
+from heatmapnet.runtime.preprocess import FrameTransform
+from heatmapnet.runtime.runtimes import Runtime
 
 
 class HandDetector:

@@ -19,17 +19,18 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
-from .checkpoint import read_checkpoint, save_checkpoint
-from .config import dataclass_from, plain
-from .data.augment import AugmentConfig
-from .data.dataset import MixSampler, build_data, collate
-from .decode import DecodeConfig
-from .engine import train_one_epoch, validate
-from .errors import UserError
-from .losses import Criterion, LossConfig
-from .model import HeatmapNet, ModelConfig
-from .targets import TargetConfig
-from .visuals import training_grid
+from heatmapnet.config import dataclass_from, plain
+from heatmapnet.data.augment import AugmentConfig
+from heatmapnet.data.dataset import MixSampler, build_data, collate
+from heatmapnet.errors import UserError
+from heatmapnet.model.checkpoint import read_checkpoint, save_checkpoint
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.network import HeatmapNet
+from heatmapnet.runtime.decode import DecodeConfig
+from heatmapnet.train.engine import train_one_epoch, validate
+from heatmapnet.train.losses import Criterion, LossConfig
+from heatmapnet.train.targets import TargetConfig
+from heatmapnet.train.visuals import training_grid
 
 
 def seed_everything(seed: int) -> None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from .decode import DecodeConfig, decode
-from .metrics import PointMetrics
-from .targets import TargetConfig, ignore_extent
+from heatmapnet.evaluate.metrics import PointMetrics
+from heatmapnet.runtime.decode import DecodeConfig, decode
+from heatmapnet.train.targets import TargetConfig, ignore_extent
 
 OPERATING_F1_TOLERANCE = 0.01  # the shipped threshold: the highest one within this of the best validation F1
 RANKING_THRESHOLD = 0.05  # validation decodes low so AP sees the whole ranking; P/R/F1 use the real threshold

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
-from .errors import UserError
-from .model import HeatmapNet, ModelConfig
+from heatmapnet.errors import UserError
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.network import HeatmapNet
 
 FORMAT = "heatmapnet-checkpoint"
 VERSION = 1

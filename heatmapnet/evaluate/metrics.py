@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from .hands import OPEN, Hand
+from heatmapnet.data.hands import OPEN, Hand
 
 FALSE_ALARM = -1  # per-detection outcome: matches nothing
 IGNORED = -2  # per-detection outcome: matches only an `other` hand

@@ -1,6 +1,6 @@
 """Static int8 quantisation of an exported model with onnxruntime, calibrated on real frames.
 
-Usage: `python -m heatmapnet.quantize model=model.onnx data=FOLDER [out=model.int8.onnx] [frames=100]
+Usage: `python -m heatmapnet.export.quantize model=model.onnx data=FOLDER [out=model.int8.onnx] [frames=100]
 [calibration=minmax|entropy|percentile]`
 
 Calibration frames are image files found anywhere under FOLDER (labels are not needed), spread evenly
@@ -17,16 +17,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                      quantize_static)
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from tqdm import tqdm
 
-from .cli import REQUIRED, parse_options, run_tool
-from .errors import UserError
-from .export import INPUT, read_exported, save_model, set_metadata
-from .model import ModelConfig
-from .onnx_runtimes import graph_input
+from heatmapnet.cli import REQUIRED, parse_options, run_tool
+from heatmapnet.errors import UserError
+from heatmapnet.export.to_onnx import save_model, set_metadata
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.runtime.onnx_format import INPUT, read_exported
+from heatmapnet.runtime.onnx_runtimes import graph_input
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 CALIBRATIONS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}  # name -> CalibrationMethod
@@ -81,7 +87,7 @@ def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "min
 
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"model": REQUIRED, "data": REQUIRED, "out": "model.int8.onnx", "frames": 100,
-                                   "calibration": "minmax"}, "python -m heatmapnet.quantize")
+                                   "calibration": "minmax"}, "python -m heatmapnet.export.quantize")
     started = time.perf_counter()
     frames = calibration_frames(options["data"], read_exported(options["model"]).model_config, options["frames"])
     out = quantize_model(options["model"], options["out"], frames, options["calibration"])

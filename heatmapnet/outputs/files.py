@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .decode import COLUMNS
-from .errors import UserError
-from .sources import Frame
-from .tracker import TrackedHand
+from heatmapnet.errors import UserError
+from heatmapnet.runtime.decode import COLUMNS
+from heatmapnet.sources.capture import Frame
+from heatmapnet.tracking.tracker import TrackedHand
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .errors import UserError
+from heatmapnet.errors import UserError
 
 READ_THROUGH = 16  # a forward jump this short is decoded frame by frame instead of seeking
 

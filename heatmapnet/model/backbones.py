@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchvision import models
 
-from .errors import UserError
+from heatmapnet.errors import UserError
 
 
 @dataclass(frozen=True)

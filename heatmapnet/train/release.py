@@ -1,7 +1,7 @@
 """Turn a training checkpoint into a model to ship: weights, model config and decode settings, without the
 optimiser state (a third of the size), with the operating threshold chosen on the validation split.
 
-Usage: `python -m heatmapnet.release checkpoint=runs/NAME/checkpoints/last.pt out=models/heatmapnet.pt
+Usage: `python -m heatmapnet.train.release checkpoint=runs/NAME/checkpoints/last.pt out=models/heatmapnet.pt
 [threshold=validation|T] [refine=weighted|quadratic|quarter|argmax]`
 
 Short runs leave sigmoid scores well below 0.5 on real hands, so the training default of 0.5 can miss most
@@ -14,10 +14,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .checkpoint import load_model, save_checkpoint
-from .cli import REQUIRED, parse_options, run_tool
-from .decode import checked_refine
-from .errors import UserError
+from heatmapnet.cli import REQUIRED, parse_options, run_tool
+from heatmapnet.errors import UserError
+from heatmapnet.model.checkpoint import load_model, save_checkpoint
+from heatmapnet.runtime.decode import checked_refine
 
 
 def operating_threshold(meta: dict, choice: str, checkpoint) -> float:

@@ -29,19 +29,19 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
-from .checkpoint import read_checkpoint
-from .data.coco import CocoReader
-from .data.dataset import datasets_in
-from .data.loading import load_rgb
-from .data.registry import make_reader
-from .data.split import split_samples
-from .decode import checked_refine
-from .detector import HandDetector
-from .errors import UserError
-from .hands import OPEN, Sample
-from .metrics import ImageMatch, PointMetrics
-from .preprocess import FrameTransform
-from .runtimes import open_runtime
+from heatmapnet.data.coco import CocoReader
+from heatmapnet.data.dataset import datasets_in
+from heatmapnet.data.hands import OPEN, Sample
+from heatmapnet.data.loading import load_rgb
+from heatmapnet.data.registry import make_reader
+from heatmapnet.data.split import split_samples
+from heatmapnet.errors import UserError
+from heatmapnet.evaluate.metrics import ImageMatch, PointMetrics
+from heatmapnet.model.checkpoint import read_checkpoint
+from heatmapnet.runtime.decode import checked_refine
+from heatmapnet.runtime.detector import HandDetector
+from heatmapnet.runtime.preprocess import FrameTransform
+from heatmapnet.runtime.runtimes import open_runtime
 
 NO_VIDEO = "(no video)"
 STAGES = ("prepare", "infer", "decode")

@@ -22,10 +22,8 @@ reads, at the cost of a slower graph in onnxruntime (see benchmarks/bench_runtim
 """
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,17 +32,15 @@ import torch
 from onnx import helper, numpy_helper
 from torch import nn
 
-from .checkpoint import load_model
-from .cli import REQUIRED, parse_options, run_tool
-from .decode import DecodeConfig
-from .errors import UserError
-from .model import HeatmapNet, ModelConfig
-from .runtimes import TorchRuntime
+from heatmapnet.cli import REQUIRED, parse_options, run_tool
+from heatmapnet.errors import UserError
+from heatmapnet.model.checkpoint import load_model
+from heatmapnet.model.network import HeatmapNet
+from heatmapnet.runtime.decode import DecodeConfig
+from heatmapnet.runtime.onnx_format import INPUT, OUTPUTS, metadata_for
+from heatmapnet.runtime.onnx_runtimes import OnnxRuntime
+from heatmapnet.runtime.torch_runtime import TorchRuntime
 
-INPUT = "image"
-OUTPUTS = ("heatmap", "size")
-FORMAT = "heatmapnet-onnx"
-VERSION = 1
 OPSET = 18  # the dynamo exporter's own opset; the issue asks for >= 17
 STANDARD_DOMAINS = ("", "ai.onnx")
 
@@ -66,32 +62,6 @@ class ExportGraph(nn.Module):
             image = torch.index_select(image, 1, self.bgr_order)
         outputs = self.model((image - self.mean) / self.std)
         return tuple(outputs[name] for name in OUTPUTS if name in outputs)
-
-
-@dataclass(frozen=True)
-class ExportedModel:
-    """What a runtime needs to know about an exported file, read from its graph and metadata."""
-
-    path: Path
-    model_config: ModelConfig
-    decode_config: DecodeConfig
-    outputs: tuple[str, ...]
-
-
-def metadata_for(config: ModelConfig, decode: DecodeConfig) -> dict[str, str]:
-    """ONNX metadata: flat strings a C++ reader can use directly, plus exact JSON for Python."""
-    return {
-        "format": FORMAT,
-        "format_version": str(VERSION),
-        "input": "float32 NCHW RGB in [0, 1]",
-        "stride": str(config.stride),
-        "input_width": str(config.input_width),
-        "input_height": str(config.input_height),
-        "resize": config.resize,
-        **{key: str(value) for key, value in asdict(decode).items()},
-        "model_config": json.dumps({**config.to_dict(), "pretrained": None}),
-        "decode": json.dumps(asdict(decode)),
-    }
 
 
 def set_metadata(model, metadata: dict[str, str]) -> None:
@@ -174,42 +144,8 @@ def simplified(proto):
     return result
 
 
-def read_exported(path) -> ExportedModel:
-    """Open an exported HeatmapNet ONNX file and check it is one; every failure is one clear UserError."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"model not found: {path} (export one with `python -m heatmapnet.export "
-                        f"checkpoint=PATH out={path.name}`)")
-    with path.open("rb") as file:
-        zipped = file.read(2) == b"PK"  # torch.save writes a zip archive
-    if path.suffix in (".pt", ".pth") or zipped:
-        raise UserError(f"{path} is a PyTorch checkpoint: use runtime=torch, or export it with "
-                        f"`python -m heatmapnet.export checkpoint={path} out=model.onnx`")
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as error:
-        raise UserError(f"cannot read ONNX model {path}: {type(error).__name__}: {error} "
-                        f"(is the file complete and not corrupt?)") from None
-    metadata = {entry.key: entry.value for entry in proto.metadata_props}
-    if metadata.get("format") != FORMAT:
-        raise UserError(f"{path} is an ONNX model but not a HeatmapNet export (no '{FORMAT}' metadata); "
-                        f"export checkpoints with `python -m heatmapnet.export`")
-    if int(metadata.get("format_version", 0)) > VERSION:
-        raise UserError(f"{path} was exported by a newer HeatmapNet (format {metadata['format_version']}); "
-                        f"update this installation")
-    inputs = [node.name for node in proto.graph.input]
-    outputs = tuple(node.name for node in proto.graph.output)
-    if inputs != [INPUT] or outputs not in (OUTPUTS, OUTPUTS[:1]):
-        raise UserError(f"{path} does not have HeatmapNet's inputs/outputs (found {inputs} -> {list(outputs)}, "
-                        f"expected ['{INPUT}'] -> {list(OUTPUTS)}); re-export it")
-    config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
-    return ExportedModel(path, config, DecodeConfig(**json.loads(metadata["decode"])), outputs)
-
-
 def largest_difference(checkpoint, exported: Path) -> float:
     """Largest |PyTorch - onnxruntime| over all outputs for one random image at the export size."""
-    from .onnx_runtimes import OnnxRuntime  # imports this module: a top-level import would be circular
-
     torch_runtime = TorchRuntime(checkpoint)
     config = torch_runtime.model_config
     image = np.random.default_rng(0).integers(0, 256, (1, config.input_height, config.input_width, 3), np.uint8)

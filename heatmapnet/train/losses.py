@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import UserError
+from heatmapnet.errors import UserError
 
 NORMALIZATIONS = ("mean", "positives")
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.utils import make_grid
 
-from .preprocess import Normalization
+from heatmapnet.runtime.preprocess import Normalization
 
 
 def denormalise(images: torch.Tensor, norm: Normalization) -> torch.Tensor:

@@ -23,7 +23,7 @@ from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
-from .smoothing import SMOOTHERS, OneEuroConfig, make_smoother
+from heatmapnet.tracking.smoothing import SMOOTHERS, OneEuroConfig, make_smoother
 
 POSITION_ONLY = [0, 1]  # measured rows of the state (x, y, vx, vy, w, h) without a size head
 POSITION_AND_SIZE = [0, 1, 4, 5]  # ... and with one; also what a track reports
