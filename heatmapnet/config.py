@@ -43,6 +43,17 @@ def dataclass_from(cls, config, section: str):
     return cls(**values)
 
 
+def typed(default, overrides, key: str):
+    """`overrides` merged onto a dataclass (class or instance) with type checks; errors name `key`."""
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(default), overrides))
+    except OmegaConfBaseException as error:
+        full_key = getattr(error, "full_key", None)
+        raise UserError(f"{key}{'.' + full_key if full_key else ''}: {first_line(error)}") from None
+    except ValueError as error:  # the dataclass's own range checks
+        raise UserError(f"{key}: {first_line(error)}") from None
+
+
 def first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__

@@ -66,7 +66,7 @@ def checkpoint(tmp_path_factory):
 
 def test_video_end_to_end_writes_one_valid_json_line_per_frame_and_the_annotated_video(tmp_path, checkpoint):
     video = write_blob_video(tmp_path / "clip.mp4", count=24, fps=24.0)
-    cfg = config(f"checkpoint={checkpoint}", f"source={video}", "display=false", "heatmap=true",
+    cfg = config(f"checkpoint={checkpoint}", "runtime=torch", f"source={video}", "display=false", "heatmap=true",
                  f"output.jsonl={tmp_path}/out/tracks.jsonl", f"output.video={tmp_path}/out/annotated.mp4")
     summary = track.track(cfg)
     assert summary["frames"] == 24 and summary["dropped"] == 0
@@ -119,7 +119,7 @@ def test_config_file_lists_the_library_defaults():
     cfg = config()
     assert dict(cfg.track) | {"one_euro": dict(cfg.track.one_euro)} == dataclasses.asdict(TrackerConfig())
     assert set(cfg.decode) == {field.name for field in dataclasses.fields(DecodeConfig)}
-    assert cfg.checkpoint == "models/heatmapnet.pt" and cfg.runtime == "torch" and cfg.source == 0
+    assert cfg.checkpoint is None and cfg.runtime == "onnxruntime" and cfg.source == 0
 
 
 @pytest.mark.parametrize("override, message", [
@@ -155,7 +155,8 @@ def test_missing_repo_relative_checkpoint_is_one_line_from_any_directory(tmp_pat
     result = run_cli("display=false", "checkpoint=models/not-shipped.pt", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"error: checkpoint not found: {missing} ")
+    assert result.stderr.startswith("error: checkpoint not found: models/not-shipped.pt nor ")
+    assert str(missing) in result.stderr
     assert "checkpoint=PATH" in result.stderr
 
 
@@ -175,7 +176,7 @@ def test_real_phone_video_runs_upright_and_prints_the_summary(tmp_path, checkpoi
     result = run_cli(f"checkpoint={checkpoint}", f"source={video}", "display=false", "max_frames=12",
                      f"output.jsonl={tmp_path}/tracks.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"tracked 12 frames from {video}" in result.stdout
+    assert f"tracked 12 frames from {video}" in result.stderr
     assert all(f"{stage} " in result.stdout for stage in ("read", "preprocess", "model", "decode", "track", "draw"))
     records = read_jsonl(tmp_path / "tracks.jsonl")
     assert len(records) == 12 and {(r["width"], r["height"]) for r in records} == {(480, 852)}

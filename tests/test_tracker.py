@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from heatmapnet.tracking.smoothing import OneEuroConfig, OneEuroFilter
-from heatmapnet.tracking.tracker import HandTracker, TrackerConfig
+from heatmapnet.tracking.tracker import MultiTracker, TrackerConfig
 
 SIZE = 80.0  # hand size in pixels
 FPS = 30.0
@@ -40,7 +40,7 @@ def test_two_hands_crossing_keep_their_ids():
         else:
             frames.append([detection(*(a + rng.normal(0, 1, 2))), detection(*(b + rng.normal(0, 1, 2)))])
     assert sum(len(f) == 1 for f in frames) >= 4  # the crossing really hides one hand for a few frames
-    history = run(HandTracker(), frames)
+    history = run(MultiTracker(), frames)
     id_a, id_b = track_near(history[10], hand_a[10]).id, track_near(history[10], hand_b[10]).id
     assert id_a != id_b
     for index in range(45, count):
@@ -56,7 +56,7 @@ def test_a_hand_keeps_its_id_through_gaps_up_to_max_age(gap):
     speed = 1.5 * SIZE  # pixels per second, to the right
     positions = [(40 + speed * i / FPS, 120.0) for i in range(20 + missing + 10)]
     frames = [[] if 20 <= i < 20 + missing else [detection(*p)] for i, p in enumerate(positions)]
-    history = run(HandTracker(config), frames)
+    history = run(MultiTracker(config), frames)
     first_id = history[19][0].id
     for index in range(20, 20 + missing):
         coasting = [t for t in history[index] if t.id == first_id]
@@ -78,7 +78,7 @@ def test_tracks_wait_for_min_hits_and_spurious_detections_never_get_an_id():
     frames[2].append(detection(250, 60))  # a one-frame false positive
     frames[5].append(detection(250, 200))  # and a two-frame one
     frames[6].append(detection(250, 200))
-    history = run(HandTracker(config), frames)
+    history = run(MultiTracker(config), frames)
     assert [len(tracks) for tracks in history] == [0, 0, 1, 1, 1, 1, 1, 1]
     assert {t.id for tracks in history for t in tracks} == {1}
     assert history[2][0].age == 3 and history[-1][0].age == 8
@@ -86,13 +86,13 @@ def test_tracks_wait_for_min_hits_and_spurious_detections_never_get_an_id():
 
 def test_confirmation_needs_consecutive_hits():
     hits = [[detection(100, 100)], [detection(100, 100)], [], [detection(100, 100)]]
-    assert run(HandTracker(TrackerConfig(min_hits=3)), hits)[-1] == []
-    assert len(run(HandTracker(TrackerConfig(min_hits=3)), hits + [[detection(100, 100)]] * 2)[-1]) == 1
+    assert run(MultiTracker(TrackerConfig(min_hits=3)), hits)[-1] == []
+    assert len(run(MultiTracker(TrackerConfig(min_hits=3)), hits + [[detection(100, 100)]] * 2)[-1]) == 1
 
 
 def test_ids_count_up_in_order_of_confirmation():
     frames = [[detection(60, 60)]] * 3 + [[detection(60, 60), detection(250, 60), detection(250, 200)]] * 4
-    final = run(HandTracker(TrackerConfig(min_hits=2)), frames)[-1]
+    final = run(MultiTracker(TrackerConfig(min_hits=2)), frames)[-1]
     assert [t.id for t in final] == [1, 2, 3]
     assert track_near(final, (60, 60)).id == 1
 
@@ -100,10 +100,10 @@ def test_ids_count_up_in_order_of_confirmation():
 def test_a_detection_beyond_the_gate_starts_a_new_track():
     config = TrackerConfig(min_hits=1, gate=1.0)
     frames = [[detection(100, 100)]] * 5 + [[detection(100 + 1.5 * SIZE, 100)]]
-    last = run(HandTracker(config), frames)[-1]
+    last = run(MultiTracker(config), frames)[-1]
     assert {(t.id, t.missed) for t in last} == {(1, True), (2, False)}
     frames[-1] = [detection(100 + 0.8 * SIZE, 100)]  # within the gate: same hand, moved fast
-    assert [(t.id, t.missed) for t in run(HandTracker(config), frames)[-1]] == [(1, False)]
+    assert [(t.id, t.missed) for t in run(MultiTracker(config), frames)[-1]] == [(1, False)]
 
 
 def jitter(points):
@@ -115,7 +115,7 @@ def jitter(points):
 def test_smoothing_reduces_the_jitter_of_a_still_hand_at_least_fivefold(smoother, least_reduction):
     rng = np.random.default_rng(1)
     raw = np.array([160.0, 120.0]) + rng.normal(0, 0.03 * SIZE, size=(300, 2))  # 2.4 px detector noise
-    history = run(HandTracker(TrackerConfig(smoother=smoother, min_hits=1)), [[detection(*p)] for p in raw])
+    history = run(MultiTracker(TrackerConfig(smoother=smoother, min_hits=1)), [[detection(*p)] for p in raw])
     tracked = np.array([[tracks[0].x, tracks[0].y] for tracks in history])
     assert {tracks[0].id for tracks in history} == {1}
     settled = slice(30, None)  # after one second
@@ -126,7 +126,7 @@ def test_smoothing_reduces_the_jitter_of_a_still_hand_at_least_fivefold(smoother
 def test_no_smoothing_reports_the_detections_themselves():
     rng = np.random.default_rng(2)
     raw = np.array([160.0, 120.0]) + rng.normal(0, 2.0, size=(40, 2))
-    history = run(HandTracker(TrackerConfig(smoother="none", min_hits=1)), [[detection(*p)] for p in raw])
+    history = run(MultiTracker(TrackerConfig(smoother="none", min_hits=1)), [[detection(*p)] for p in raw])
     np.testing.assert_allclose([[t[0].x, t[0].y] for t in history], raw)
 
 
@@ -137,7 +137,7 @@ def test_a_waving_hand_is_followed_closely_under_one_id(smoother):
     t = np.arange(150) / FPS
     truth = np.stack([160 + SIZE * np.sin(2 * np.pi * t), np.full_like(t, 120.0)], axis=1)
     raw = truth + rng.normal(0, 0.03 * SIZE, size=truth.shape)
-    history = run(HandTracker(TrackerConfig(smoother=smoother, min_hits=1)), [[detection(*p)] for p in raw])
+    history = run(MultiTracker(TrackerConfig(smoother=smoother, min_hits=1)), [[detection(*p)] for p in raw])
     assert {t.id for tracks in history for t in tracks} == {1}
     tracked = np.array([[tracks[0].x, tracks[0].y] for tracks in history])
     error = np.sqrt(np.mean(np.sum((tracked[30:] - truth[30:]) ** 2, axis=1)))
@@ -150,7 +150,7 @@ def test_velocity_and_prediction_follow_timestamps_not_frame_counts():
     times = np.cumsum(rng.choice([1 / 60, 1 / 30, 1 / 10], size=120))
     velocity = np.array([90.0, -30.0])
     positions = np.array([100.0, 150.0]) + times[:, None] * velocity
-    history = run(HandTracker(TrackerConfig(min_hits=1)), [[detection(*p)] for p in positions], times=times)
+    history = run(MultiTracker(TrackerConfig(min_hits=1)), [[detection(*p)] for p in positions], times=times)
     final = history[-1][0]
     np.testing.assert_allclose([final.vx, final.vy], velocity, atol=0.05 * np.abs(velocity).max())
     np.testing.assert_allclose([final.x, final.y], positions[-1], atol=0.02 * SIZE)
@@ -159,18 +159,18 @@ def test_velocity_and_prediction_follow_timestamps_not_frame_counts():
 def test_tracks_without_a_size_head_report_no_size():
     config = TrackerConfig(min_hits=1)
     frames = [[[100 + 2 * i, 100, 0.8, np.nan, np.nan]] for i in range(10)]
-    history = run(HandTracker(config), frames)
+    history = run(MultiTracker(config), frames)
     assert all(np.isnan(tracks[0].w) and np.isnan(tracks[0].h) for tracks in history)
     assert history[-1][0].x == pytest.approx(118, abs=1.0)
     # the gate is then measured in `fallback_size` pixels
-    jump = run(HandTracker(config), frames + [[[118 + 1.5 * config.fallback_size, 100, 0.8, np.nan, np.nan]]])
+    jump = run(MultiTracker(config), frames + [[[118 + 1.5 * config.fallback_size, 100, 0.8, np.nan, np.nan]]])
     assert {t.id for t in jump[-1]} == {1, 2}
 
 
 def test_sizes_are_smoothed_and_reported():
     rng = np.random.default_rng(5)
     frames = [[[160, 120, 0.9, 60 + rng.normal(0, 3), 100 + rng.normal(0, 3)]] for _ in range(60)]
-    final = run(HandTracker(TrackerConfig(min_hits=1)), frames)[-1][0]
+    final = run(MultiTracker(TrackerConfig(min_hits=1)), frames)[-1][0]
     assert final.w == pytest.approx(60, abs=2.5) and final.h == pytest.approx(100, abs=2.5)
 
 

@@ -1,6 +1,6 @@
 """Held-out metrics of a checkpoint on each real dataset it was trained on (its own validation split).
 
-    python experiments/shipped_model/evaluate_splits.py [checkpoint=models/heatmapnet.pt] [runtime=torch]
+    python experiments/shipped_model/evaluate_splits.py [checkpoint=heatmapnet/shipped/heatmapnet.pt] [runtime=torch]
 
 Runs `python -m heatmapnet.evaluate ... split=val split_by_video=true` per dataset (reports under
 outputs/evaluate/) and prints two Markdown tables: per dataset (point-F1 at the shipped threshold, point-AP,

@@ -91,8 +91,8 @@ STUDIES: dict[str, list[Row]] = {
         Row("radius_disc_025", "disc, radius 0.25"),
     ],
     "refinement": [Row("base", refine, refine=refine) for refine in REFINEMENTS] + [
-        Row("shipped", f"{refine} (models/heatmapnet.pt on webcam10)", refine=refine, dataset="webcam10",
-            checkpoint="models/heatmapnet.pt") for refine in REFINEMENTS],
+        Row("shipped", f"{refine} (heatmapnet/shipped/heatmapnet.pt on webcam10)", refine=refine, dataset="webcam10",
+            checkpoint="heatmapnet/shipped/heatmapnet.pt") for refine in REFINEMENTS],
     "split": [
         Row("base", "video split: trained on 3 videos, scored on the 4th"),
         Row("split_random", "random frame split: scored on random frames of the same 4 videos"),

@@ -1,48 +1,16 @@
-"""What `track.py` writes: one JSON object per frame (JSONL) and the annotated video.
-
-JSONL record, in source-frame pixels (velocities in pixels per second, `w`/`h` null without a size head):
-    {"frame": i, "t": seconds, "width": W, "height": H, ["file": name,]
-     "detections": [{"x", "y", "score", "w", "h"}],
-     "tracks": [{"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}]}
-`frame` is the index in the source, so frames a live camera dropped leave gaps; `file` is there for
-image sources; a track's `age` counts frames since it started and `missed` marks a coasting track.
-"""
+"""File outputs of `track.py`: the JSONL stream of frame records and the annotated video."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from heatmapnet.errors import UserError
-from heatmapnet.runtime.decode import COLUMNS
-from heatmapnet.sources.capture import Frame
-from heatmapnet.tracking.tracker import TrackedHand
+from heatmapnet.outputs.base import Output
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
-
-
-def number(value: float, digits: int = 2) -> float | None:
-    """JSON has no NaN: missing values (no size head) become null."""
-    value = float(value)
-    return round(value, digits) if math.isfinite(value) else None
-
-
-def frame_record(frame: Frame, detections: np.ndarray, tracks: list[TrackedHand]) -> dict:
-    """The JSONL object for one frame."""
-    height, width = frame.image.shape[:2]
-    record = {"frame": frame.index, "t": round(frame.t, 4), "width": width, "height": height}
-    if frame.name is not None:
-        record["file"] = frame.name
-    record["detections"] = [{name: number(value, 3 if name == "score" else 2) for name, value in zip(COLUMNS, row)}
-                            for row in detections]
-    record["tracks"] = [{"id": track.id, "x": number(track.x), "y": number(track.y), "vx": number(track.vx),
-                         "vy": number(track.vy), "w": number(track.w), "h": number(track.h),
-                         "score": number(track.score, 3), "age": track.age, "missed": track.missed}
-                        for track in tracks]
-    return record
 
 
 def prepare_path(path, what: str, extensions) -> Path:
@@ -58,38 +26,48 @@ def prepare_path(path, what: str, extensions) -> Path:
     return path
 
 
-class JsonlWriter:
+class JsonlWriter(Output):
     """One JSON object per line, flushed as it goes so a crash or Ctrl-C keeps what was tracked."""
 
     def __init__(self, path):
         self.path = prepare_path(path, "output.jsonl", (".jsonl", ".json", ".ndjson"))
+        self.file = None
+
+    def open(self, fps: float) -> None:
         try:
             self.file = open(self.path, "w", encoding="utf-8")
         except OSError as error:
             raise UserError(f"cannot write output.jsonl {self.path}: {error.strerror}") from None
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict, image: np.ndarray | None = None) -> None:
         self.file.write(json.dumps(record, allow_nan=False) + "\n")
         self.file.flush()
 
     def close(self) -> None:
-        self.file.close()
+        if self.file:
+            self.file.close()
 
 
-class AnnotatedVideoWriter:
-    """An output video opened at the first frame (its size and the source's `fps`); later frames of
-    another size are resized to it. The path is checked at construction, before any work is done."""
+class AnnotatedVideoWriter(Output):
+    """An output video opened at the first frame (its size, at `fps`); later frames of another size are
+    resized to it. The path is checked at construction, before any work is done."""
+
+    wants_image = True
 
     def __init__(self, path):
         self.path = prepare_path(path, "output.video", tuple(VIDEO_CODECS))
+        self.fps = 30.0
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
 
-    def write(self, image: np.ndarray, fps: float) -> None:
+    def open(self, fps: float) -> None:
+        self.fps = fps  # the writer itself opens at the first frame, whose size it takes
+
+    def write(self, record: dict, image: np.ndarray | None = None) -> None:
         if self.writer is None:
             self.size = (image.shape[1], image.shape[0])
             codec = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
-            self.writer = cv2.VideoWriter(str(self.path), codec, fps, self.size)
+            self.writer = cv2.VideoWriter(str(self.path), codec, self.fps, self.size)
             if not self.writer.isOpened():
                 raise UserError(f"cannot write output.video {self.path} (OpenCV could not open a "
                                 f"{VIDEO_CODECS[self.path.suffix.lower()]} writer); try a .avi file")

@@ -164,7 +164,7 @@ class Track:
                            self.misses > 0)
 
 
-class HandTracker:
+class MultiTracker:
     """Feed it each frame's detections with the frame's timestamp; it returns the confirmed tracks."""
 
     def __init__(self, config: TrackerConfig | None = None):

@@ -1,7 +1,7 @@
 """Turn a training checkpoint into a model to ship: weights, model config and decode settings, without the
 optimiser state (a third of the size), with the operating threshold chosen on the validation split.
 
-Usage: `python -m heatmapnet.train.release checkpoint=runs/NAME/checkpoints/last.pt out=models/heatmapnet.pt
+Usage: `python -m heatmapnet.train.release checkpoint=runs/NAME/checkpoints/last.pt out=heatmapnet/shipped/heatmapnet.pt
 [threshold=validation|T] [refine=weighted|quadratic|quarter|argmax]`
 
 Short runs leave sigmoid scores well below 0.5 on real hands, so the training default of 0.5 can miss most
