@@ -26,7 +26,7 @@ from heatmapnet.pipeline import HandTracker
 from heatmapnet.sources.capture import CaptureThread, open_source
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "track.yaml"
-STAGES = ("wait", "preprocess", "model", "decode", "track", "draw", "write")
+STAGES = ("wait", "preprocess", "model", "decode", "track", "draw", "write")  # and one per pipeline stage
 
 
 def require(condition: bool, message: str) -> None:
@@ -43,7 +43,7 @@ class Stopwatch:
 
     def lap(self, stage: str) -> float:
         now = time.perf_counter()
-        self.seconds[stage] += now - self.last
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
         self.last = now
         return now
 
@@ -106,7 +106,7 @@ def track(cfg: DictConfig) -> dict:
                                              f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}")
                         action = viewer.show(annotated) if viewer else None
                     clock.lap("draw")
-                    record = frame_record(frame, result.detections, result.tracks)
+                    record = frame_record(frame, result.detections, result.tracks, result.extras, result.events)
                     for output in outputs:
                         output.write(record, annotated)
                     clock.lap("write")

@@ -11,7 +11,7 @@ Settings are keyword arguments named like track.py's (`runtime`, `threads`, `dec
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +64,29 @@ def resolve_model(checkpoint, runtime: str) -> Path:
 @dataclass
 class FrameResult:
     """Everything one frame produced: detections (x, y, score, w, h rows, frame pixels), confirmed tracks,
-    and the raw logit map with the transform that maps it back onto the frame (for overlays)."""
+    the raw logit map with the transform that maps it back onto the frame (for overlays), and what the
+    stages after tracking added: `extras[track id]` (fields merged into that track's record, e.g. pose,
+    keypoints) and `events` (e.g. gestures, in the frame where they end)."""
 
     detections: np.ndarray
     tracks: list[TrackedHand]
     logits: np.ndarray
     transform: FrameTransform
+    extras: dict[int, dict] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+
+
+class Stage:
+    """A step after tracking (pose, keypoints, gestures): reads the frame and the result, adds to
+    `result.extras` / `result.events`. `name` is what the per-stage timing calls it."""
+
+    name = "stage"
+
+    def __call__(self, frame_bgr: np.ndarray, result: FrameResult) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget per-track state (the tracker was reset)."""
 
 
 class NoClock:
@@ -84,7 +101,7 @@ class HandTracker:
 
     def __init__(self, checkpoint=None, runtime: str = "onnxruntime", threads: int | None = None,
                  device: str = "cpu", input_size: tuple[int, int] | None = None, decode: dict | None = None,
-                 track: dict | TrackerConfig | None = None):
+                 track: dict | TrackerConfig | None = None, stages: list[Stage] = ()):
         model = resolve_model(checkpoint, runtime)
         self.runtime = open_runtime(runtime, model, threads=threads, device=device)
         if input_size is not None:
@@ -98,6 +115,7 @@ class HandTracker:
         self.detector = HandDetector(self.runtime, typed(self.runtime.decode_config, overrides, "decode"))
         self.tracker_config = track if isinstance(track, TrackerConfig) else typed(TrackerConfig, track or {}, "track")
         self.tracker = MultiTracker(self.tracker_config)
+        self.stages = list(stages)
 
     def __call__(self, frame_bgr: np.ndarray, t: float) -> list[TrackedHand]:
         """The confirmed tracks after this frame (ids stable across calls)."""
@@ -120,8 +138,14 @@ class HandTracker:
         results = [FrameResult(found, self.tracker.update(t, found), logits[i, 0], transforms[i])
                    for i, (found, t) in enumerate(zip(detections, times))]
         clock.lap("track")
+        for stage in self.stages:
+            for frame, result in zip(frames_bgr, results):
+                stage(frame, result)
+            clock.lap(stage.name)
         return results
 
     def reset(self) -> None:
         """Forget every track (a new video, a scene cut): ids start again at 1."""
         self.tracker = MultiTracker(self.tracker_config)
+        for stage in self.stages:
+            stage.reset()

@@ -24,8 +24,9 @@ def number(value: float, digits: int = 2) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
 
 
-def frame_record(frame: Frame, detections: np.ndarray, tracks: list[TrackedHand]) -> dict:
-    """The JSONL object for one frame."""
+def frame_record(frame: Frame, detections: np.ndarray, tracks: list[TrackedHand],
+                 extras: dict[int, dict] | None = None, events: list[dict] | None = None) -> dict:
+    """The JSONL object for one frame; `extras[id]` adds fields to that track, `events` (if any) are listed."""
     height, width = frame.image.shape[:2]
     record = {"frame": frame.index, "t": round(frame.t, 4), "width": width, "height": height}
     if frame.name is not None:
@@ -34,6 +35,9 @@ def frame_record(frame: Frame, detections: np.ndarray, tracks: list[TrackedHand]
                             for row in detections]
     record["tracks"] = [{"id": track.id, "x": number(track.x), "y": number(track.y), "vx": number(track.vx),
                          "vy": number(track.vy), "w": number(track.w), "h": number(track.h),
-                         "score": number(track.score, 3), "age": track.age, "missed": track.missed}
+                         "score": number(track.score, 3), "age": track.age, "missed": track.missed,
+                         **(extras or {}).get(track.id, {})}
                         for track in tracks]
+    if events:
+        record["events"] = events
     return record
