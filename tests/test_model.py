@@ -6,12 +6,12 @@ import pytest
 import torch
 from conftest import shared_path
 
-from heatmapnet.config import REPO
 from heatmapnet.errors import UserError
 from heatmapnet.model.backbones import SPECS, build_backbone
 from heatmapnet.model.checkpoint import load_model, save_checkpoint
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.model.network import PRIOR_PROBABILITY, HeatmapNet
+from heatmapnet.pipeline import shipped_model
 from heatmapnet.runtime.detector import HandDetector
 from heatmapnet.runtime.runtimes import open_runtime
 
@@ -100,9 +100,10 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
         load_model(tmp_path / "mismatch.pt")
 
 
-def test_shipped_model_loads_and_finds_the_labelled_hand():
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_shipped_model_loads_and_finds_the_labelled_hand(runtime):
     frame = cv2.imread(str(shared_path("data", "webcam4", "images", "hand", "000100.jpg")))
-    detector = HandDetector(open_runtime("torch", REPO / "models" / "heatmapnet.pt"))
+    detector = HandDetector(open_runtime(runtime, shipped_model(runtime)))
     assert detector.runtime.model_config.backbone == "mobilenet_v2"
     document = json.loads(shared_path("data", "webcam4", "annotations.json").read_text())
     image = next(i for i in document["images"] if i["file_name"] == "images/hand/000100.jpg")
@@ -110,3 +111,19 @@ def test_shipped_model_loads_and_finds_the_labelled_hand():
     detections = detector(frame)
     distances = np.hypot(detections[:, 0] - (x + w / 2), detections[:, 1] - (y + h / 2))
     assert len(detections) and distances.min() <= 0.5 * (w * h) ** 0.5
+
+
+def test_shipped_onnx_copy_gives_the_same_detections_as_the_shipped_checkpoint():
+    """models are shipped twice (.pt for training and torch, .onnx for the default runtime): same weights."""
+    onnx_detector = HandDetector(open_runtime("onnxruntime", shipped_model("onnxruntime")))
+    torch_detector = HandDetector(open_runtime("torch", shipped_model("torch")))
+    assert onnx_detector.runtime.model_config == torch_detector.runtime.model_config
+    assert onnx_detector.decode_config == torch_detector.decode_config
+    rng = np.random.default_rng(0)
+    frames = [cv2.GaussianBlur(rng.integers(0, 256, (240, 320, 3), np.uint8), (0, 0), 3) for _ in range(3)]
+    for frame in frames:
+        onnx_logits, onnx_size = onnx_detector.infer(onnx_detector.prepare(frame))
+        torch_logits, torch_size = torch_detector.infer(torch_detector.prepare(frame))
+        np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3)
+        np.testing.assert_allclose(onnx_size, torch_size, atol=1e-3)
+

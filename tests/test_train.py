@@ -50,6 +50,28 @@ def test_resume_refuses_another_model_layout(tmp_path):
                             f"out_dir={tmp_path / 'b'}"))
 
 
+def test_init_starts_from_the_checkpoint_weights_with_a_fresh_schedule(tmp_path):
+    first = train(compose_train("debug=tiny", f"out_dir={tmp_path / 'a'}"))
+    started, _ = load_model(first["last"])
+    cfg = compose_train("debug=tiny", f"init={first['last']}", "train.lr=0.0", "train.warmup_epochs=0",
+                        f"out_dir={tmp_path / 'b'}")
+    second = train(cfg)
+    payload = read_checkpoint(second["last"])
+    assert payload["meta"]["epoch"] == 1  # epochs count afresh, unlike resume
+    finetuned, _ = load_model(second["last"])
+    for name, value in started.state_dict().items():  # lr 0: the weights are the starting checkpoint's
+        if value.dtype.is_floating_point and "running" not in name:
+            assert (finetuned.state_dict()[name] == value).all(), name
+
+
+def test_init_refuses_another_model_layout(tmp_path):
+    from heatmapnet.errors import UserError
+    first = train(compose_train("debug=tiny", f"out_dir={tmp_path / 'a'}"))
+    with pytest.raises(UserError, match="cannot start from .* the config asks for mobilenet_v3_small"):
+        train(compose_train("debug=tiny", "model=mobilenet_v3_small", f"init={first['last']}",
+                            f"out_dir={tmp_path / 'b'}"))
+
+
 def test_short_overfit_run_finds_the_hands(tmp_path):
     """A few synthetic images, trained on and validated on themselves: the pipeline can learn."""
     cfg = compose_train("model=mobilenet_v2", "data=synthetic", "data.options.count=6", "data.options.width=160",

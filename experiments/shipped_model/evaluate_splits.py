@@ -30,7 +30,7 @@ def shown(value) -> str:
 
 
 def main(argv: list[str]) -> None:
-    options = parse_options(argv, {"checkpoint": str(REPO / "models" / "heatmapnet.pt"), "runtime": "torch",
+    options = parse_options(argv, {"checkpoint": str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"), "runtime": "torch",
                                     "data": str(REPO.parent / "shared" / "data")}, "evaluate_splits")
     rows, video_rows, pooled = [], [], PointMetrics()
     for name in DATASETS:

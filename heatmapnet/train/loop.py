@@ -100,6 +100,8 @@ def train(cfg) -> dict:
     out_dir = Path(cfg.out_dir)
     checkpoints = out_dir / "checkpoints"
     start_epoch, best_f1, train_seconds = 0, -1.0, 0.0
+    if cfg.get("init") and not cfg.resume:
+        init_from(cfg.init, model, model_config)
     if cfg.resume:
         start_epoch, best_f1, train_seconds = resume_from(cfg.resume, model, optimizer, scheduler, model_config)
     writer = SummaryWriter(out_dir / "tensorboard") if is_main else None
@@ -160,14 +162,30 @@ def train(cfg) -> dict:
     return {"metrics": metrics, "best_f1": best_f1, "last": checkpoints / "last.pt", "best": checkpoints / "best.pt"}
 
 
+def same_layout_weights(path, model_config: ModelConfig, verb: str) -> dict:
+    """A checkpoint's payload, refused in one line when it holds another network than the config builds
+    (backbone and stride; input size and normalisation may differ: they do not change the weights)."""
+    payload = read_checkpoint(path)
+    saved = ModelConfig.from_dict({**payload["model_config"], "pretrained": None})
+    layout = ("backbone", "stride", "size_head")
+    if any(getattr(saved, key) != getattr(model_config, key) for key in layout):
+        raise UserError(f"cannot {verb} {path}: it holds a {saved.backbone} stride-{saved.stride} model "
+                        f"(size head {saved.size_head}), the config asks for {model_config.backbone} "
+                        f"stride-{model_config.stride} (size head {model_config.size_head}); choose the matching "
+                        f"model=... or another checkpoint")
+    return payload
+
+
+def init_from(path, model, model_config: ModelConfig) -> None:
+    """Start from a trained checkpoint's weights (fine-tuning), with a fresh optimiser and schedule."""
+    model.load_state_dict(same_layout_weights(path, model_config, "start from")["state_dict"])
+    print(f"starting from the weights of {path}")
+
+
 def resume_from(path, model, optimizer, scheduler, model_config: ModelConfig) -> tuple[int, float, float]:
     """Restore weights, optimiser state, epoch, best F1 and training seconds so far; refuse a checkpoint of
     another model layout."""
-    payload = read_checkpoint(path)
-    saved = ModelConfig.from_dict({**payload["model_config"], "pretrained": None})
-    if saved != ModelConfig.from_dict({**model_config.to_dict(), "pretrained": None}):
-        raise UserError(f"cannot resume from {path}: it holds a {saved.backbone} stride-{saved.stride} model, "
-                        f"the config asks for {model_config.backbone} stride-{model_config.stride}")
+    payload = same_layout_weights(path, model_config, "resume from")
     model.load_state_dict(payload["state_dict"])
     state = payload.get("training_state") or {}
     if "optimizer" in state:
