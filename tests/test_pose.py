@@ -74,7 +74,7 @@ def test_unsure_is_none_and_a_clear_new_pose_takes_over():
         label, score = stabilizer.update(1, np.array([0.05, 0.9, 0.05]))
     assert label == 1 and score > 0.8
     labels = [stabilizer.update(1, np.array([0.05, 0.05, 0.9]))[0] for _ in range(4)]
-    assert labels[0] == 1 and labels[-1] == 2  # kept while its mean holds, then the new pose
+    assert labels[:2] == [1, 1] and labels[-1] == 2  # kept while its mean holds at `exit`, then the new pose
     stabilizer.keep_only([])
     assert stabilizer.last(1) == (0, 0.0)
 
@@ -131,3 +131,14 @@ def test_train_task_dispatch_refuses_an_unknown_task():
     assert train_script.task_function("pose") is train
     with pytest.raises(UserError, match="unknown task 'poses'"):
         train_script.task_function("poses")
+
+
+def test_the_overlay_writes_the_pose_beside_the_track_id():
+    from heatmapnet.outputs.overlay import annotate
+    from heatmapnet.tracking.tracker import TrackedHand
+    frame = np.zeros((120, 160, 3), np.uint8)
+    hand = TrackedHand(1, 40.0, 60.0, 0.0, 0.0, 30.0, 30.0, 0.9, 5, False)
+    plain = annotate(frame, np.zeros((0, 5)), [hand], {})
+    labelled = annotate(frame, np.zeros((0, 5)), [hand], {}, extras={1: {"pose": "fist", "pose_score": 0.9}})
+    changed = np.argwhere((plain != labelled).any(axis=2))
+    assert len(changed) > 20 and changed[:, 1].min() > 60  # text to the right of the id, nothing else moved

@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime
 
 from heatmapnet.errors import UserError
+from heatmapnet.runtime.onnx_format import check_format
 from heatmapnet.runtime.onnx_runtimes import graph_input
 
 FORMAT = "heatmapnet-pose"
@@ -38,12 +39,8 @@ class PoseModelInfo:
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str], path) -> PoseModelInfo:
-        if metadata.get("format") != FORMAT:
-            raise UserError(f"{path} is not a HeatmapNet pose model (no '{FORMAT}' metadata): give a pose "
-                            f"model exported by `python train.py experiment=pose` (or pose=null for none)")
-        if int(metadata.get("format_version", 0)) > VERSION:
-            raise UserError(f"{path} was written by a newer HeatmapNet (pose format {metadata['format_version']}); "
-                            f"update this installation")
+        check_format(metadata, path, FORMAT, VERSION, "not a HeatmapNet pose model",
+                     "give a pose model written by `python train.py experiment=pose` (or pose=null for none)")
         try:
             info = cls(tuple(json.loads(metadata["classes"])), metadata["none_class"], int(metadata["crop_size"]),
                        float(metadata["crop_scale"]))

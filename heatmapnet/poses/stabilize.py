@@ -2,9 +2,10 @@
 
 A single frame's classification flickers between neighbouring poses (peace / two fingers of `one`) and
 towards `none` when the hand blurs. Each track keeps the probabilities of its last `window` classified
-frames; a pose is reported once its mean reaches `enter`, and kept until its mean falls below `exit` or
-another pose's mean overtakes it while itself above `enter`. Otherwise the track's pose is the garbage
-class: unsure means `none`, never a forced guess.
+frames; a pose is reported once its mean reaches `enter`, and kept until its mean falls below `exit`
+(hysteresis: a close neighbour hovering near the reported pose's level cannot make it flip). Otherwise the
+track's pose is the garbage class: unsure means `none`, never a forced guess, so a change of pose may pass
+through `none` for a frame or two while the window fills with the new pose.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class PoseStabilizer:
         current = self.labels.get(track_id, self.none_index)
         best = int(np.argmax(mean))
         if current != self.none_index and mean[current] >= self.config.exit:
-            label = best if best != current and mean[best] >= self.config.enter else current
+            label = current
         else:
             label = best if mean[best] >= self.config.enter else self.none_index
         self.labels[track_id] = label
