@@ -29,12 +29,17 @@ class PoseStage(Stage):
         self.fallback_size = fallback_size
         self.stabilizer = PoseStabilizer(smoothing, classifier.classes.index(classifier.info.none_class))
 
-    def __call__(self, frame_bgr: np.ndarray, result: FrameResult) -> None:
+    def probabilities(self, frame_bgr: np.ndarray, tracks) -> dict[int, np.ndarray]:
+        """Class probabilities of this frame's crop for each track seen in it (coasting tracks have none)."""
         info = self.classifier.info
-        seen = [track for track in result.tracks if not track.missed]
+        seen = [track for track in tracks if not track.missed]
         crops = np.stack([hand_crop(frame_bgr, t.x, t.y, t.w, t.h, info.crop_size, info.crop_scale,
                                     self.fallback_size) for t in seen]) if seen else np.zeros((0,))
-        probabilities = dict(zip((t.id for t in seen), self.classifier(crops)))
+        return dict(zip((t.id for t in seen), self.classifier(crops)))
+
+    def __call__(self, frame_bgr: np.ndarray, result: FrameResult) -> None:
+        info = self.classifier.info
+        probabilities = self.probabilities(frame_bgr, result.tracks)
         for track in result.tracks:
             if track.id in probabilities:
                 label, score = self.stabilizer.update(track.id, probabilities[track.id])

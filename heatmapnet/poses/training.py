@@ -14,6 +14,7 @@ import random
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -59,7 +60,7 @@ def split(samples: list[CropSample], val_fraction: float, seed: int) -> tuple[li
 
 
 class CropDataset(Dataset):
-    """Crops cut as at run time; training jitters scale, centre, rotation, mirror side and colour."""
+    """Crops cut as at run time; training jitters scale, centre, rotation, mirror side, resolution and colour."""
 
     def __init__(self, samples, classes, size: int, scale: float, augment: dict | None, seed: int = 0):
         self.samples, self.size, self.scale, self.augment = samples, size, scale, augment
@@ -80,7 +81,12 @@ class CropDataset(Dataset):
                                  a["flip"] and rng.random() < 0.5)
         else:
             matrix = crop_matrix(x, y, side, self.size)
-        crop = cut(sample.image, matrix, self.size)[..., ::-1].astype(np.float32) / 255
+        crop = cut(sample.image, matrix, self.size)
+        if a and a["low_res_prob"] > 0 and rng.random() < a["low_res_prob"]:  # far hands: few pixels, enlarged
+            small = max(8, round(self.size * rng.uniform(a["low_res"], 1.0)))
+            crop = cv2.resize(cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA), (self.size, self.size),
+                              interpolation=cv2.INTER_LINEAR)
+        crop = crop[..., ::-1].astype(np.float32) / 255
         if a:
             crop = (crop - 0.5) * (1 + rng.uniform(-1, 1) * a["contrast"]) + 0.5 + rng.uniform(-1, 1) * a["brightness"]
         return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)).clip(0, 1)), int(self.labels[index])
