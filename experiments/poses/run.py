@@ -207,7 +207,8 @@ def write_readme_section(results: dict) -> None:
                     f"{h['false_detections_none'] if h['false_detections_none'] is None else round(h['false_detections_none'], 3)} "
                     f"of {h['false_detections']} | {r['ms']['threads2_batch1']:.2f} / {r['ms']['threads2_batch2']:.2f} | "
                     f"{r['ms']['threads1_batch1']:.2f} | {flick} | {r['train_seconds']:.0f} |")
-    section = "\n".join([f"`python experiments/poses/run.py` ({', '.join(COMMON)}; seed 0)", "", *rows])
+    section = "\n".join(["`python experiments/poses/run.py` (configs/experiment/pose.yaml; seed 0; milliseconds on the shared, "
+                         "busy 2-core machine)", "", *rows])
     readme = REPO / "experiments" / "README.md"
     text = readme.read_text()
     start, end = "<!-- study:poses -->", "<!-- /study:poses -->"
