@@ -1,0 +1,127 @@
+"""Samples -> training tensors: load, augment (or fit for validation), encode targets, normalise.
+
+Also builds the train/validation sets from a data config (several datasets mixed by weight) and the
+sampler that draws from them, identical on every DDP rank and sharded between ranks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from heatmapnet.config import plain
+from heatmapnet.data.augment import AugmentConfig, augment, fit
+from heatmapnet.data.hands import Sample
+from heatmapnet.data.loading import load_rgb
+from heatmapnet.data.registry import datasets_in, make_reader
+from heatmapnet.data.split import mix_weights, split_samples
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.train.targets import TargetConfig, encode
+
+
+class HandDataset(Dataset):
+    """Items are dicts of tensors (image, heatmap, mask, size, size_mask) plus the hands in input pixels.
+
+    An unreadable image yields {"skipped": path}; `collate` drops it and reports it, so one bad file
+    never stops a run.
+    """
+
+    def __init__(self, samples: list[Sample], model: ModelConfig, target: TargetConfig,
+                 augmentation: AugmentConfig | None = None, seed: int = 0):
+        self.samples = samples
+        self.model = model
+        self.target = target
+        self.augmentation = augmentation
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.samples[index]
+        image = load_rgb(sample)
+        if image is None:
+            return {"skipped": sample.image_path or f"synthetic:{sample.synthetic_seed}"}
+        width, height = self.model.input_width, self.model.input_height
+        if self.augmentation is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            image, hands = augment(image, sample.hands, width, height, rng, self.augmentation)
+        else:
+            image, hands = fit(image, sample.hands, width, height, self.model.resize)
+        targets = encode(hands, width, height, self.model.stride, self.target)
+        item = {key: torch.from_numpy(value) for key, value in targets.items()}
+        item["image"] = torch.from_numpy(self.model.normalization.apply(image))
+        item["hands"] = hands
+        return item
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack tensors; keep hands as per-image lists; list the skipped files."""
+    kept = [item for item in items if "skipped" not in item]
+    batch: dict = {"skipped": [item["skipped"] for item in items if "skipped" in item], "hands": []}
+    if kept:
+        for key in ("image", "heatmap", "mask", "size", "size_mask"):
+            batch[key] = torch.stack([item[key] for item in kept])
+        batch["hands"] = [item["hands"] for item in kept]
+    return batch
+
+
+class MixSampler(Sampler[int]):
+    """Each epoch draws `len` indices by weight (seeded by seed and epoch, so all ranks agree) and keeps
+    this rank's share. With equal weights it is a plain shuffled pass over the data."""
+
+    def __init__(self, weights: np.ndarray, seed: int = 0, rank: int = 0, world_size: int = 1):
+        self.weights = np.asarray(weights, np.float64) / np.sum(weights)
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.epoch = 0
+        self.per_rank = math.ceil(len(self.weights) / world_size)
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        total = self.per_rank * self.world_size
+        if np.allclose(self.weights, self.weights[0]):
+            order = np.resize(rng.permutation(len(self.weights)), total)
+        else:
+            order = rng.choice(len(self.weights), size=total, p=self.weights)
+        return iter(order[self.rank::self.world_size].tolist())
+
+
+@dataclass
+class DataSplit:
+    train: HandDataset
+    val: HandDataset
+    train_weights: np.ndarray
+    summary: list[str]
+
+
+def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentation: AugmentConfig,
+               seed: int) -> DataSplit:
+    """Read every dataset of a data config, split each (by video by default), and mix the training parts."""
+    config = plain(data_config)
+    split = config.get("split", {})
+    train_groups, val_samples, weights, summary = [], [], [], []
+    for name, source in datasets_in(config).items():
+        reader = make_reader(source["reader"], **source.get("options", {}))
+        samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
+        for sample in samples:
+            sample.dataset = sample.dataset or name
+        train, val = split_samples(samples, seed=seed, **split)
+        train_groups.append(train)
+        val_samples.extend(val)
+        weights.append(float(source.get("weight", 1.0)))
+        summary.append(f"{name}: {len(train)} train / {len(val)} val frames "
+                       f"({sum(len(s.hands) for s in samples)} hands)")
+    train_samples = [sample for group in train_groups for sample in group]
+    if config.get("validate_on_train", False):  # overfitting checks: validate on the training frames themselves
+        val_samples = list(train_samples)
+    return DataSplit(HandDataset(train_samples, model, target, augmentation, seed),
+                     HandDataset(val_samples, model, target, None, seed),
+                     mix_weights(train_groups, weights), summary)

@@ -1,0 +1,177 @@
+"""The annotator's `.hands.json` format, and the `annotations` reader that trains on it directly.
+
+One file per video: {"version": 1, "video": <path relative to the file>, "width", "height", "fps",
+"frame_count", "frames": {"<frame index>": [marker, ...]}}. A marker is a circle (centre x, y and
+radius r in continuous frame pixels) with a stable `id` across frames, a label, where it came from
+("manual" or "flow") and whether optical flow lost it (`uncertain`). A frame listed in "frames" is
+labelled, an empty list meaning "no hands here"; frames not listed are unlabelled.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from heatmapnet.data.hands import LABELS, OTHER, Hand, Sample
+from heatmapnet.data.registry import register_reader
+from heatmapnet.errors import UserError
+
+VERSION = 1
+MANUAL = "manual"
+FLOW = "flow"
+SOURCES = (MANUAL, FLOW)
+SUFFIX = ".hands.json"
+
+
+class FormatError(UserError):
+    """The file is not a readable `.hands.json` of this version (corrupt, truncated or another tool's)."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One hand on one frame, as the annotator shows it: a circle whose radius is the hand size."""
+
+    id: int
+    x: float
+    y: float
+    r: float
+    label: str = "open"
+    source: str = MANUAL
+    uncertain: bool = False
+
+    def to_hand(self) -> Hand:
+        return Hand(self.x, self.y, 2.0 * self.r, 2.0 * self.r, self.label)
+
+    def touched(self, **changes) -> "Marker":
+        """This marker after a user edit: the user vouches for it, so it is manual and certain."""
+        return replace(self, source=MANUAL, uncertain=False, **changes)
+
+
+@dataclass
+class Annotations:
+    """Everything stored for one video; `frames` maps a frame index to its markers."""
+
+    video: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    frames: dict[int, tuple[Marker, ...]] = field(default_factory=dict)
+    current_frame: int = 0  # where the user left off
+
+    def markers(self, frame: int) -> tuple[Marker, ...]:
+        return self.frames.get(frame, ())
+
+    def is_labelled_by_hand(self, frame: int) -> bool:
+        """A frame the user has worked on: it holds a manual marker or was accepted as empty."""
+        if frame not in self.frames:
+            return False
+        markers = self.frames[frame]
+        return not markers or any(m.source == MANUAL for m in markers)
+
+    def next_id(self) -> int:
+        return 1 + max((m.id for markers in self.frames.values() for m in markers), default=0)
+
+
+def to_dict(annotations: Annotations) -> dict:
+    frames = {str(index): [asdict(m) for m in markers] for index, markers in sorted(annotations.frames.items())}
+    return {"version": VERSION, "video": annotations.video, "width": annotations.width,
+            "height": annotations.height, "fps": annotations.fps, "frame_count": annotations.frame_count,
+            "current_frame": annotations.current_frame, "frames": frames}
+
+
+def from_dict(data, name: str) -> Annotations:
+    """Parse and validate; anything unexpected raises FormatError naming the file and the problem."""
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("frames"), dict):
+        raise FormatError(f"{name} is not a version-{VERSION} annotator file (expected \"version\": {VERSION} "
+                          f"and a \"frames\" object)")
+    try:
+        frames = {int(index): tuple(_marker(item) for item in items) for index, items in data["frames"].items()}
+        annotations = Annotations(video=str(data["video"]), width=int(data["width"]), height=int(data["height"]),
+                                  fps=float(data["fps"]), frame_count=int(data["frame_count"]), frames=frames,
+                                  current_frame=int(data.get("current_frame", 0)))
+    except (KeyError, TypeError, ValueError) as error:
+        raise FormatError(f"{name} has a malformed entry ({type(error).__name__}: {error})") from None
+    for index, markers in annotations.frames.items():
+        ids = [m.id for m in markers]
+        if len(set(ids)) != len(ids):
+            raise FormatError(f"{name}: frame {index} lists the same hand id twice")
+    return annotations
+
+
+def _marker(item: dict) -> Marker:
+    marker = Marker(id=int(item["id"]), x=float(item["x"]), y=float(item["y"]), r=float(item["r"]),
+                    label=str(item.get("label", "open")), source=str(item.get("source", MANUAL)),
+                    uncertain=bool(item.get("uncertain", False)))
+    if marker.label not in LABELS or marker.source not in SOURCES:
+        raise ValueError(f"hand {marker.id} has label {marker.label!r} / source {marker.source!r}")
+    if not (math.isfinite(marker.x) and math.isfinite(marker.y) and marker.r > 0):
+        raise ValueError(f"hand {marker.id} has a non-finite centre or a radius <= 0")
+    return marker
+
+
+def training_hands(markers) -> list[Hand]:
+    """Hands to learn from: a marker the flow lost (`uncertain`) is kept but as `other`, so the loss
+    ignores its area instead of learning a position nobody vouched for."""
+    return [(replace(m, label=OTHER) if m.uncertain else m).to_hand() for m in markers]
+
+
+def dumps(annotations: Annotations) -> str:
+    return json.dumps(to_dict(annotations), separators=(",", ":"))
+
+
+def read_file(path: Path) -> Annotations:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise FormatError(f"{path} is not a text file") from None
+    except json.JSONDecodeError as error:
+        raise FormatError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); it may be truncated") from None
+    return from_dict(data, str(path))
+
+
+def video_path(json_path: Path, annotations: Annotations) -> Path:
+    """The video a file describes: its "video" entry is relative to the file's own folder."""
+    return (Path(json_path).parent / annotations.video).resolve()
+
+
+def relative_video(json_path: Path, video: Path) -> str:
+    """What to store as "video" so the pair can be moved together."""
+    try:
+        return os.path.relpath(Path(video).resolve(), Path(json_path).resolve().parent)
+    except ValueError:  # another drive on Windows
+        return str(Path(video).resolve())
+
+
+@register_reader("annotations")
+class HandsJsonReader:
+    """Labelled frames of `.hands.json` files (a file, or every one in a folder) as training samples.
+
+    The pixels come from the video itself: `image_path` is the video, `frame_index` the frame in
+    decode order, and `meta["video_frame"]` is True. Hands come from `training_hands`.
+    """
+
+    def read(self, root: Path) -> list[Sample]:
+        root = Path(root)
+        if root.is_dir():
+            files = sorted(root.glob(f"*{SUFFIX}"))
+            if not files:
+                raise UserError(f"no *{SUFFIX} files in {root}: label a video with `python -m annotator VIDEO` first")
+        elif root.is_file():
+            files = [root]
+        else:
+            raise UserError(f"{root} does not exist: point data root at a {SUFFIX} file or a folder of them")
+        return [sample for path in files for sample in self._samples(path)]
+
+    @staticmethod
+    def _samples(path: Path) -> list[Sample]:
+        annotations = read_file(path)
+        video = video_path(path, annotations)
+        if not video.is_file():
+            raise UserError(f"{path} labels {video}, which does not exist: keep the video next to its labels")
+        return [Sample(hands=training_hands(markers),
+                       image_path=str(video), width=annotations.width, height=annotations.height,
+                       video=video.stem, frame_index=index, meta={"video_frame": True})
+                for index, markers in sorted(annotations.frames.items())]

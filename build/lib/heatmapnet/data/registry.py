@@ -1,0 +1,40 @@
+"""Dataset readers by name: adding a reader is one class with a `read(root)` method and a decorator.
+
+A reader turns a folder into a list of `Sample`s (image location + hands in image pixels). Which hands
+are "other" is decided by the reader from its annotations and an `OtherRule` (see coco.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from heatmapnet.data.hands import Sample
+from heatmapnet.errors import UserError
+
+READERS: dict[str, type] = {}
+
+
+class Reader(Protocol):
+    def read(self, root: Path) -> list[Sample]: ...
+
+
+def register_reader(name: str):
+    """Class decorator: make a reader available as `reader: NAME` in data configs."""
+
+    def add(cls):
+        READERS[name] = cls
+        return cls
+
+    return add
+
+
+def make_reader(name: str, **options) -> Reader:
+    if name not in READERS:
+        raise UserError(f"unknown dataset reader {name!r}: choose one of {', '.join(sorted(READERS))}")
+    return READERS[name](**options)
+
+
+def datasets_in(config: dict) -> dict[str, dict]:
+    """The data config's own dataset (reader/root/options/weight) followed by any in `mix`."""
+    main = {key: config[key] for key in ("reader", "root", "options", "weight") if key in config}
+    return {config.get("name", main["reader"]): main, **config.get("mix", {})}

@@ -1,0 +1,1 @@
+"""Scoring a model on labelled data: point metrics and the evaluation command."""

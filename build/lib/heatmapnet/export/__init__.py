@@ -1,0 +1,1 @@
+"""Checkpoint to ONNX (and int8) for the torch-free runtimes."""

@@ -1,0 +1,99 @@
+"""Static int8 quantisation of an exported model with onnxruntime, calibrated on real frames.
+
+Usage: `python -m heatmapnet.export.quantize model=model.onnx data=FOLDER [out=model.int8.onnx] [frames=100]
+[calibration=minmax|entropy|percentile]`
+
+Calibration frames are image files found anywhere under FOLDER (labels are not needed), spread evenly
+over the sorted list and resized exactly as tracking resizes camera frames. The result uses the QDQ
+format (standard QuantizeLinear/DequantizeLinear ops, per-channel weights) and keeps the source
+model's metadata, so every ONNX runtime here opens it like the fp32 file.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+from tqdm import tqdm
+
+from heatmapnet.cli import REQUIRED, parse_options, run_tool
+from heatmapnet.errors import UserError
+from heatmapnet.export.to_onnx import save_model, set_metadata
+from heatmapnet.model.config import ModelConfig
+from heatmapnet.runtime.onnx_format import INPUT, read_exported
+from heatmapnet.runtime.onnx_runtimes import graph_input
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+CALIBRATIONS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}  # name -> CalibrationMethod
+
+
+def calibration_frames(folder, config: ModelConfig, count: int = 100) -> list[np.ndarray]:
+    """Up to `count` RGB uint8 frames at the model's input size, from images evenly spread under `folder`."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"calibration folder not found: {folder} (data= expects a folder with images)")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}: calibration needs real frames")
+    chosen = [paths[i] for i in np.unique(np.linspace(0, len(paths) - 1, min(count, len(paths))).round().astype(int))]
+    frames = []
+    for path in chosen:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            print(f"skipping unreadable image {path}")
+            continue
+        resized = config.transform_for(image.shape[1], image.shape[0]).apply(image)
+        frames.append(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB))
+    if not frames:
+        raise UserError(f"none of the {len(chosen)} chosen images under {folder} could be read")
+    return frames
+
+
+def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "minmax") -> Path:
+    """Write an int8 (QDQ) copy of exported `model` to `out`, calibrated on RGB uint8 `frames`."""
+    if calibration not in CALIBRATIONS:
+        raise UserError(f"calibration={calibration}: choose one of {', '.join(CALIBRATIONS)}")
+    exported = read_exported(model)
+
+    class Frames(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(tqdm(frames, desc="calibrating", unit="frame"))
+
+        def get_next(self):
+            frame = next(self.batches, None)
+            return None if frame is None else {INPUT: graph_input(frame[None])}
+
+    with tempfile.TemporaryDirectory() as work:
+        prepared, quantized = Path(work) / "prepared.onnx", Path(work) / "quantized.onnx"
+        quant_pre_process(str(exported.path), str(prepared))  # shape inference + graph fusions first
+        quantize_static(str(prepared), str(quantized), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod[CALIBRATIONS[calibration]])
+        proto = onnx.load(str(quantized))
+    set_metadata(proto, {entry.key: entry.value for entry in onnx.load(str(exported.path)).metadata_props})
+    return save_model(proto, out)
+
+
+def main(argv: list[str]) -> None:
+    options = parse_options(argv, {"model": REQUIRED, "data": REQUIRED, "out": "model.int8.onnx", "frames": 100,
+                                   "calibration": "minmax"}, "python -m heatmapnet.export.quantize")
+    started = time.perf_counter()
+    frames = calibration_frames(options["data"], read_exported(options["model"]).model_config, options["frames"])
+    out = quantize_model(options["model"], options["out"], frames, options["calibration"])
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, int8 QDQ, {len(frames)} calibration frames) "
+          f"in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_tool(main))

@@ -1,0 +1,1 @@
+"""The network (torch): backbones, heads, checkpoints."""

@@ -1,0 +1,41 @@
+"""What a HeatmapNet is (backbone, stride, input size, normalisation), without PyTorch: tracking reads
+it from checkpoints and ONNX metadata, training builds the network from it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from heatmapnet.config import dataclass_from
+from heatmapnet.runtime.preprocess import FrameTransform, Normalization
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network and feed it correctly; saved in every checkpoint."""
+
+    backbone: str = "mobilenet_v2"
+    stride: int = 8
+    size_head: bool = True
+    input_width: int = 320
+    input_height: int = 240
+    resize: str = "letterbox"
+    normalization: Normalization = field(default_factory=Normalization)
+    freeze_backbone: bool = False
+    pretrained: str | None = None  # used only when the model is first built, never when loading a checkpoint
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        values = dict(values)
+        if isinstance(values.get("normalization"), dict):
+            norm = dataclass_from(Normalization, values["normalization"], "model.normalization")
+            values["normalization"] = Normalization(tuple(norm.mean), tuple(norm.std), norm.color)
+        return dataclass_from(cls, values, "model")
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["normalization"] = {k: list(v) if isinstance(v, tuple) else v
+                                   for k, v in values["normalization"].items()}
+        return values
+
+    def transform_for(self, width: int, height: int) -> FrameTransform:
+        """The resize that turns a width x height frame into this model's input."""
+        return FrameTransform(width, height, self.input_width, self.input_height, self.resize)

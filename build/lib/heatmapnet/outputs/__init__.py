@@ -1,0 +1,1 @@
+"""Where tracked hands go: JSONL records, annotated video, the window overlay."""

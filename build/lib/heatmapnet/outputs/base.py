@@ -1,0 +1,22 @@
+"""The interface every output implements, so track.py treats a file, a socket and a window alike."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Output:
+    """Where tracked frames go. The constructor only checks the settings; `open` is called once every
+    input has been checked (so a run that fails at start touches no existing file); `write` once per
+    frame with the frame's record (the one schema, heatmapnet/outputs/records.py) and, when
+    `wants_image`, the annotated frame; `close` once at the end, also after an error or Ctrl-C."""
+
+    wants_image = False
+
+    def open(self, fps: float) -> None:
+        """Acquire files, sockets, ... for a source of `fps` frames per second; the default needs none."""
+
+    def write(self, record: dict, image: np.ndarray | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release; the default has nothing to release."""

@@ -1,0 +1,122 @@
+"""Heatmap -> hand detections: peak NMS, sub-pixel refinement, size lookup.
+
+The one implementation used by validation metrics, evaluation, tracking and the exported runtimes.
+Cell (i, j) of a stride-s map covers input pixels [j*s, (j+1)*s) x [i*s, (i+1)*s); its centre is
+((j + 0.5) * s, (i + 0.5) * s). Detections are rows (x, y, score, w, h) in network-input pixels,
+with w and h NaN when the model has no size head.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import maximum_filter
+
+from heatmapnet.errors import UserError
+
+REFINEMENTS = ("weighted", "quadratic", "quarter", "argmax")
+
+
+def checked_refine(name: str | None) -> str | None:
+    """A refinement name given on a command line (None: keep the checkpoint's), or one UserError line."""
+    if name is not None and name not in REFINEMENTS:
+        raise UserError(f"refine must be one of {', '.join(REFINEMENTS)}, got {name!r}")
+    return name
+COLUMNS = ("x", "y", "score", "w", "h")
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Decode settings; the trained threshold travels in the checkpoint's "decode" entry."""
+
+    threshold: float = 0.5
+    top_k: int = 10
+    nms_kernel: int = 3
+    refine: str = "weighted"
+
+    def __post_init__(self):
+        if self.refine not in REFINEMENTS:
+            raise ValueError(f"refine must be one of {REFINEMENTS}, got {self.refine!r}")
+        if self.nms_kernel < 1 or self.nms_kernel % 2 == 0:
+            raise ValueError(f"nms_kernel must be an odd positive integer, got {self.nms_kernel}")
+
+
+def as_array(values) -> np.ndarray:
+    """float32 numpy from numpy or a (CPU or GPU) torch tensor, without importing torch."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=np.float32)
+
+
+def peak_mask(scores: np.ndarray, kernel: int = 3) -> np.ndarray:
+    """Cells that are the maximum of their kernel x kernel neighbourhood (Bx1xHxW bool).
+
+    Run it on logits: a confident plateau saturates to exactly 1.0 after the sigmoid in float32,
+    which would make every plateau cell a "peak"; logits keep the ordering and rarely tie.
+    """
+    pooled = maximum_filter(scores, size=(1, 1, kernel, kernel), mode="constant", cval=-np.inf)
+    return scores == pooled
+
+
+def neighbourhoods(prob: np.ndarray, batch: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The 3x3 windows (N x 3 x 3) around peaks; cells outside the map read as NaN."""
+    padded = np.pad(prob[:, 0], ((0, 0), (1, 1), (1, 1)), constant_values=np.nan)
+    rows = ys[:, None] + np.arange(3)[None, :]
+    cols = xs[:, None] + np.arange(3)[None, :]
+    return padded[batch[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def subpixel_offsets(windows: np.ndarray, method: str) -> np.ndarray:
+    """Offsets (N x 2, as dx, dy in cells) of the true peak from each window's centre cell."""
+    steps = np.array([-1.0, 0.0, 1.0])
+    if method == "argmax":
+        return np.zeros((windows.shape[0], 2))
+    if method == "weighted":
+        weights = np.nan_to_num(windows.astype(np.float64), nan=0.0)
+        total = np.maximum(weights.sum(axis=(1, 2)), 1e-12)
+        dx = (weights.sum(axis=1) * steps).sum(axis=1) / total
+        dy = (weights.sum(axis=2) * steps).sum(axis=1) / total
+        return np.stack([dx, dy], axis=1)
+    centre = windows[:, 1, 1]
+    left, right, up, down = windows[:, 1, 0], windows[:, 1, 2], windows[:, 0, 1], windows[:, 2, 1]
+    if method == "quarter":
+        dx = 0.25 * np.sign(np.nan_to_num(right - left, nan=0.0))
+        dy = 0.25 * np.sign(np.nan_to_num(down - up, nan=0.0))
+        return np.stack([dx, dy], axis=1)
+    # quadratic: a parabola through the log of the three values along each axis (exact for Gaussians)
+    with np.errstate(invalid="ignore"):
+        ll, lc, lr, lu, ld = np.log(np.maximum(np.stack([left, centre, right, up, down]).astype(np.float64), 1e-10))
+
+    def vertex(a, b, c):
+        curvature = a - 2 * b + c
+        with np.errstate(invalid="ignore"):
+            offset = 0.5 * (a - c) / np.where(curvature < -1e-9, curvature, -1e9)
+        return np.clip(np.nan_to_num(offset, nan=0.0), -0.5, 0.5)
+
+    return np.stack([vertex(ll, lc, lr), vertex(lu, lc, ld)], axis=1)
+
+
+def decode(heatmap_logits, size=None, stride: int = 8, config: DecodeConfig = DecodeConfig()) -> list[np.ndarray]:
+    """Decode a batch of logit maps (Bx1xHxW, numpy or torch) into one (N x 5) array per image.
+
+    Peaks are cells above `threshold` that are the maximum of their `nms_kernel` neighbourhood,
+    best `top_k` kept, then moved by the sub-pixel refinement. `size` (Bx2xHxW, in cells) gives w, h.
+    NumPy only: tracking runs without PyTorch.
+    """
+    logits = as_array(heatmap_logits)
+    prob = 1.0 / (1.0 + np.exp(-logits))
+    keep = peak_mask(logits, config.nms_kernel) & (prob >= config.threshold)
+    batch, _, ys, xs = np.nonzero(keep)
+    scores = prob[batch, 0, ys, xs]
+    offsets = subpixel_offsets(neighbourhoods(prob, batch, ys, xs), config.refine)
+    centres = (np.stack([xs, ys], axis=1) + offsets + 0.5) * stride
+    if size is not None:
+        sizes = np.maximum(as_array(size)[batch, :, ys, xs], 0) * stride
+    else:
+        sizes = np.full((len(batch), 2), np.nan)
+    rows = np.concatenate([centres, scores[:, None], sizes], axis=1).astype(np.float32)
+    results = []
+    for b in range(prob.shape[0]):
+        mine = rows[batch == b]
+        results.append(mine[np.argsort(-mine[:, 2], kind="stable")][: config.top_k])
+    return results

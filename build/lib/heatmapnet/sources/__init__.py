@@ -1,0 +1,1 @@
+"""Where frames come from: cameras, video files, image folders (read on a capture thread)."""

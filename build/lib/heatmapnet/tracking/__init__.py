@@ -1,0 +1,1 @@
+"""Detections over time to tracked hands with stable ids (Kalman / one-euro)."""

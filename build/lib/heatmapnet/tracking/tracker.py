@@ -1,0 +1,213 @@
+"""Multi-hand tracker: one constant-velocity Kalman filter per hand, Hungarian association.
+
+Detections are rows (x, y, score, w, h) in frame pixels (w, h NaN without a size head). Every
+distance and noise level is measured in *hand sizes* (sqrt(w*h) of the track), so the same
+settings work for a 320x240 webcam and a 4K video. Time steps come from frame timestamps, so
+dropped or irregular frames do not distort velocities.
+
+A new track is tentative until it has been matched in `min_hits` consecutive frames; only then
+does it get the next integer id. A confirmed track that finds no detection coasts on its
+prediction (reported with `missed=True`) for up to `max_age` frames and is dropped after that.
+
+A constant-velocity filter quiet enough to steady a still hand lags a waving one. So the process
+noise is boosted for one step whenever the last innovation was improbably large (its normalised
+squared distance above `maneuver_threshold`): the filter stays smooth when the hand is still and
+catches up within a frame or two when it accelerates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from filterpy.common import Q_discrete_white_noise
+from filterpy.kalman import KalmanFilter
+from scipy.optimize import linear_sum_assignment
+
+from heatmapnet.tracking.smoothing import SMOOTHERS, OneEuroConfig, make_smoother
+
+POSITION_ONLY = [0, 1]  # measured rows of the state (x, y, vx, vy, w, h) without a size head
+POSITION_AND_SIZE = [0, 1, 4, 5]  # ... and with one; also what a track reports
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker settings; distances and noise levels are in hand sizes (sqrt(w*h)), times in seconds."""
+
+    min_hits: int = 3  # consecutive matched frames before a track is confirmed and gets an id
+    max_age: int = 10  # frames a confirmed track may coast without a detection before it is dropped
+    gate: float = 1.0  # largest detection-to-prediction distance that may be associated, in hand sizes
+    measurement_noise: float = 0.05  # detector's position error (std), hand sizes
+    acceleration_noise: float = 1.0  # unmodelled acceleration (std), hand sizes / s^2
+    maneuver_threshold: float = 2.0  # innovation NIS above which that noise is boosted (2 = its mean)
+    size_measurement_noise: float = 0.1  # detector's width/height error (std), hand sizes
+    size_noise: float = 0.5  # how fast the true width/height may drift (std per sqrt(second)), hand sizes
+    initial_speed: float = 2.0  # velocity uncertainty (std) of a new track, hand sizes / s
+    fallback_size: float = 60.0  # hand size in pixels assumed when detections carry no size
+    smoother: str = "kalman"  # what a matched track reports: kalman | one_euro | none
+    one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
+
+    def __post_init__(self):
+        if self.min_hits < 1 or self.max_age < 0:
+            raise ValueError(f"need min_hits >= 1 and max_age >= 0, got {self.min_hits} and {self.max_age}")
+        positive = ("gate", "measurement_noise", "acceleration_noise", "maneuver_threshold",
+                    "size_measurement_noise", "size_noise",
+                    "initial_speed", "fallback_size")
+        bad = [name for name in positive if not getattr(self, name) > 0]
+        if bad:
+            raise ValueError(f"tracker settings {bad} must be positive")
+        if self.smoother not in SMOOTHERS:
+            raise ValueError(f"smoother must be one of {SMOOTHERS}, got {self.smoother!r}")
+
+
+@dataclass(frozen=True)
+class TrackedHand:
+    """A confirmed track in one frame, in frame pixels (velocities in pixels per second)."""
+
+    id: int
+    x: float
+    y: float
+    vx: float
+    vy: float
+    w: float  # NaN while the track has never seen a detection with a size
+    h: float
+    score: float  # score of the last matched detection
+    age: int  # frames since the track was started
+    missed: bool  # True while coasting on the prediction
+
+
+class Track:
+    """One hand's Kalman filter (state x, y, vx, vy, w, h) and bookkeeping."""
+
+    def __init__(self, t: float, detection: np.ndarray, config: TrackerConfig):
+        self.config = config
+        x, y, score, w, h = detection
+        self.has_size = bool(np.isfinite(w) and np.isfinite(h))
+        if not self.has_size:
+            w = h = config.fallback_size
+        self.kf = KalmanFilter(dim_x=6, dim_z=4)
+        self.kf.x = np.array([x, y, 0.0, 0.0, w, h], np.float64)
+        self.kf.H = np.eye(6)[POSITION_AND_SIZE]
+        size = self.size
+        self.kf.P = np.diag(np.square([config.measurement_noise * size] * 2 + [config.initial_speed * size] * 2
+                                      + [config.size_measurement_noise * size] * 2))
+        self.smoother = make_smoother(config.smoother, config.one_euro)
+        self.maneuver_boost = 1.0
+        self.id: int | None = None
+        self.hits = 1
+        self.misses = 0
+        self.age = 1
+        self.score = float(score)
+        self.reported = self.smoother(t, self.estimate, self.estimate, size)
+
+    @property
+    def size(self) -> float:
+        """Current hand size estimate in pixels (the unit of gates and noise)."""
+        w, h = self.kf.x[4], self.kf.x[5]
+        return float(np.sqrt(max(w, 1.0) * max(h, 1.0)))
+
+    @property
+    def position(self) -> np.ndarray:
+        return self.kf.x[:2]
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """The filter's (x, y, w, h)."""
+        return self.kf.x[POSITION_AND_SIZE].copy()
+
+    def predict(self, dt: float) -> None:
+        self.age += 1
+        if dt <= 0:
+            return
+        size = self.size
+        q = np.zeros((6, 6))
+        acceleration_variance = self.maneuver_boost * (self.config.acceleration_noise * size) ** 2
+        self.maneuver_boost = 1.0
+        q[:4, :4] = Q_discrete_white_noise(dim=2, dt=dt, var=acceleration_variance, block_size=2, order_by_dim=False)
+        q[4, 4] = q[5, 5] = (self.config.size_noise * size) ** 2 * dt
+        transition = np.eye(6)
+        transition[0, 2] = transition[1, 3] = dt
+        self.kf.predict(F=transition, Q=q)
+
+    def update(self, t: float, detection: np.ndarray) -> None:
+        """Correct the filter with a matched detection (position, and size when the detection has one)."""
+        x, y, score, w, h = detection
+        size = self.size
+        position_noise = (self.config.measurement_noise * size) ** 2
+        if np.isfinite(w) and np.isfinite(h):
+            if not self.has_size:  # first size seen: take it rather than blend it with the fallback guess
+                self.kf.x[4:6] = w, h
+                self.has_size = True
+            size_noise = (self.config.size_measurement_noise * size) ** 2
+            self.kf.update(np.array([x, y, w, h]), R=np.diag([position_noise] * 2 + [size_noise] * 2))
+            measured = np.array([x, y, w, h], np.float64)
+        else:
+            self.kf.update(np.array([x, y]), R=np.eye(2) * position_noise, H=np.eye(6)[POSITION_ONLY])
+            measured = np.array([x, y, *self.kf.x[4:6]], np.float64)
+        innovation, covariance = self.kf.y[:2], self.kf.S[:2, :2]
+        surprise = float(innovation @ np.linalg.solve(covariance, innovation))
+        self.maneuver_boost = max(1.0, surprise / self.config.maneuver_threshold) ** 2
+        self.hits += 1
+        self.misses = 0
+        self.score = float(score)
+        self.reported = self.smoother(t, measured, self.estimate, self.size)
+
+    def mark_missed(self) -> None:
+        """No detection this frame: coast on the prediction."""
+        self.misses += 1
+        self.reported = self.estimate
+
+    def as_hand(self) -> TrackedHand:
+        x, y, w, h = (float(v) for v in self.reported)
+        if not self.has_size:
+            w = h = float("nan")
+        return TrackedHand(self.id, x, y, float(self.kf.x[2]), float(self.kf.x[3]), w, h, self.score, self.age,
+                           self.misses > 0)
+
+
+class MultiTracker:
+    """Feed it each frame's detections with the frame's timestamp; it returns the confirmed tracks."""
+
+    def __init__(self, config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self.t: float | None = None
+        self.next_id = 1
+
+    def update(self, t: float, detections: np.ndarray) -> list[TrackedHand]:
+        """Advance to time `t` (seconds) with this frame's detections (N x 5: x, y, score, w, h)."""
+        detections = np.asarray(detections, np.float64).reshape(-1, 5)
+        dt = 0.0 if self.t is None else max(t - self.t, 0.0)
+        self.t = t
+        for track in self.tracks:
+            track.predict(dt)
+        matches, unmatched = self.associate(detections)
+        for track_index, detection_index in matches:
+            self.tracks[track_index].update(t, detections[detection_index])
+        matched_tracks = {track_index for track_index, _ in matches}
+        for index, track in enumerate(self.tracks):
+            if index not in matched_tracks:
+                track.mark_missed()
+        self.tracks = [track for track in self.tracks
+                       if track.misses == 0 or (track.id is not None and track.misses <= self.config.max_age)]
+        self.tracks += [Track(t, detections[index], self.config) for index in unmatched]
+        for track in self.tracks:
+            if track.id is None and track.hits >= self.config.min_hits:
+                track.id = self.next_id
+                self.next_id += 1
+        return sorted((track.as_hand() for track in self.tracks if track.id is not None), key=lambda hand: hand.id)
+
+    def associate(self, detections: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
+        """Hungarian assignment on distance in hand sizes; pairs beyond the gate are never matched.
+
+        Returns (track index, detection index) pairs and the indices of unmatched detections.
+        """
+        if not self.tracks or not len(detections):
+            return [], list(range(len(detections)))
+        predicted = np.array([track.position for track in self.tracks])
+        sizes = np.array([track.size for track in self.tracks])
+        cost = np.linalg.norm(predicted[:, None, :] - detections[None, :, :2], axis=2) / sizes[:, None]
+        infeasible = self.config.gate * 10 + 1.0
+        rows, cols = linear_sum_assignment(np.where(cost <= self.config.gate, cost, infeasible))
+        matches = [(r, c) for r, c in zip(rows, cols) if cost[r, c] <= self.config.gate]
+        matched = {c for _, c in matches}
+        return matches, [c for c in range(len(detections)) if c not in matched]
