@@ -1,1 +1,0 @@
-"""Scoring a model on labelled data: point metrics and the evaluation command."""

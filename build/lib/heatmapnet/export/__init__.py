@@ -1,1 +1,0 @@
-"""Checkpoint to ONNX (and int8) for the torch-free runtimes."""

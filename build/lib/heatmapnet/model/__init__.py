@@ -1,1 +1,0 @@
-"""The network (torch): backbones, heads, checkpoints."""

@@ -1,1 +1,0 @@
-"""Where tracked hands go: JSONL records, annotated video, the window overlay."""

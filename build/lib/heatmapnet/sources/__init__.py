@@ -1,1 +1,0 @@
-"""Where frames come from: cameras, video files, image folders (read on a capture thread)."""

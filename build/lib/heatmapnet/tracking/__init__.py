@@ -1,1 +1,0 @@
-"""Detections over time to tracked hands with stable ids (Kalman / one-euro)."""

@@ -1,1 +1,0 @@
-"""Training beside the tracking flow: targets, losses, the loop, release of a checkpoint."""
