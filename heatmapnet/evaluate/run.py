@@ -40,6 +40,7 @@ from heatmapnet.runtime.decode import checked_refine
 from heatmapnet.runtime.detector import HandDetector
 from heatmapnet.runtime.preprocess import FrameTransform
 from heatmapnet.runtime.runtimes import default_threads, open_runtime
+from heatmapnet.writable import writable_folder
 
 NO_VIDEO = "(no video)"
 STAGES = ("prepare", "infer", "decode")
@@ -140,6 +141,7 @@ class FrameResult:
 def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
     """Detect on every frame, accumulate metrics overall and per video, write the three report files.
     `pooled` also receives every frame's outcome, to pool several datasets' evaluations."""
+    out = writable_folder(config.out or default_out(config), "the evaluation reports")
     samples = load_samples(config)
     runtime = open_runtime(config.runtime or runtime_for(config.checkpoint), config.checkpoint, threads=config.threads)
     threshold = runtime.decode_config.threshold if config.threshold is None else config.threshold
@@ -183,7 +185,6 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
         "per_video": {video: metrics.summary(threshold) for video, metrics in sorted(per_video.items())},
         "speed": speed_summary(timings),
     }
-    out = Path(config.out).expanduser() if config.out else default_out(config)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     (out / "report.md").write_text(markdown_report(report))
