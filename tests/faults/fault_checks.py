@@ -5,12 +5,15 @@ leaves its inputs byte-identical and leaves no partial output behind.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import REPO
 
@@ -48,6 +51,31 @@ def under_a_file(tmp_path: Path, name: str = "out") -> Path:
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way\n")
     return blocker / name
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, options: str = "size=64k"):
+    """A real tmpfs mounted at `path` (e.g. `ro`, or a tiny `size=` to fill up): read-only and full disks stop
+    root too. Skips where mounting is not allowed (not root, no mount tool, a container without the right)."""
+    path.mkdir(parents=True, exist_ok=True)
+    mount = shutil.which("mount")
+    if mount is None or subprocess.run([mount, "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                                       capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): no read-only or full disk to test with")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Fill a small disk up completely."""
+    with open(disk / "filler", "wb", buffering=0) as file:
+        with contextlib.suppress(OSError):
+            while True:
+                file.write(bytes(4096))
+                file.flush()
+                os.fsync(file.fileno())
 
 
 def small_model() -> HeatmapNet:

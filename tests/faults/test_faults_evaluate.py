@@ -1,7 +1,7 @@
 """Faults at `python -m heatmapnet.evaluate`: an unwritable report folder is refused before the run (it
 used to fail after the whole evaluation), and broken model files are one error line."""
 import pytest
-from fault_checks import marker_only_checkpoint, nan_checkpoint, one_error, under_a_file
+from fault_checks import marker_only_checkpoint, nan_checkpoint, one_error, small_disk, under_a_file
 from helpers_video import write_random_checkpoint
 
 from heatmapnet.evaluate.run import main
@@ -18,6 +18,9 @@ def test_an_unwritable_report_folder_is_refused_first(tmp_path, capsys, no_data)
     out = under_a_file(tmp_path, "reports")
     error = one_error(main([f"checkpoint={checkpoint}", f"data={no_data}", f"out={out}"]), capsys.readouterr().err)
     assert "cannot write the evaluation reports" in error and "is a file, not a folder" in error
+    with small_disk(tmp_path / "read-only", "ro,size=64k") as disk:
+        error = one_error(main([f"checkpoint={checkpoint}", f"data={no_data}", f"out={disk}"]), capsys.readouterr().err)
+        assert "Read-only file system" in error
 
 
 @pytest.mark.parametrize("make, phrase", [(nan_checkpoint, "non-finite"),

@@ -1,8 +1,8 @@
 """Faults at `python -m heatmapnet.export` (and `heatmapnet.export.quantize`'s input): an output path that
 cannot be written (refused before the 16 s of exporting), model files that run code, NaN or a bare marker."""
 import pytest
-from fault_checks import (crafted_checkpoint, fingerprints, marker_only_checkpoint, nan_checkpoint, one_error,
-                          under_a_file)
+from fault_checks import (crafted_checkpoint, fill, small_disk, fingerprints, marker_only_checkpoint, nan_checkpoint,
+                          one_error, under_a_file)
 from helpers_video import write_random_checkpoint
 
 from heatmapnet.cli import run_tool
@@ -41,3 +41,12 @@ def test_a_crafted_checkpoint_never_runs_its_code(tmp_path, capsys):
     checkpoint = crafted_checkpoint(tmp_path / "crafted.pt", payload_ran)
     assert "refusing to load" in export(capsys, f"checkpoint={checkpoint}", f"out={tmp_path / 'model.onnx'}")
     assert not payload_ran.exists() and not (tmp_path / "model.onnx").exists()
+
+
+def test_a_full_disk_is_refused_before_exporting(tmp_path, capsys):
+    checkpoint = write_random_checkpoint(tmp_path / "model.pt")
+    with small_disk(tmp_path / "disk") as disk:
+        fill(disk)
+        error = export(capsys, f"checkpoint={checkpoint}", f"out={disk / 'model.onnx'}")
+        assert "No space left on device" in error
+        assert [path.name for path in disk.iterdir()] == ["filler"]

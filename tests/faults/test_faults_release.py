@@ -1,8 +1,8 @@
 """Faults at `python -m heatmapnet.train.release`: an unwritable output, model files that run code, NaN or
 a bare marker. The checkpoint being released is never touched."""
 import pytest
-from fault_checks import (crafted_checkpoint, fingerprints, marker_only_checkpoint, nan_checkpoint, one_error,
-                          under_a_file)
+from fault_checks import (crafted_checkpoint, small_disk, fingerprints, marker_only_checkpoint, nan_checkpoint,
+                          one_error, under_a_file)
 from helpers_video import write_random_checkpoint
 
 from heatmapnet.cli import run_tool
@@ -20,6 +20,9 @@ def test_an_unwritable_output_is_refused(tmp_path, capsys):
     assert "cannot write the released model" in release(capsys, f"checkpoint={checkpoint}", f"out={out}",
                                                          "threshold=0.3")
     assert fingerprints(checkpoint) == before and not out.parent.is_dir()
+    with small_disk(tmp_path / "read-only", "ro,size=64k") as disk:
+        error = release(capsys, f"checkpoint={checkpoint}", f"out={disk / 'models' / 'shipped.pt'}", "threshold=0.3")
+        assert "Read-only file system" in error and not list(disk.iterdir())
 
 
 @pytest.mark.parametrize("make, phrase", [

@@ -4,12 +4,12 @@ import re
 
 import pytest
 import torch
-from fault_checks import (crafted_checkpoint, fingerprints, good_checkpoint, nan_checkpoint, one_error, run_entry,
-                          small_model, under_a_file)
+from fault_checks import (crafted_checkpoint, fill, fingerprints, good_checkpoint, nan_checkpoint, one_error,
+                          run_entry, small_disk, small_model, under_a_file)
 from test_train import compose_train as compose_real_train
 
 from heatmapnet.errors import UserError
-from heatmapnet.model.checkpoint import save_checkpoint
+from heatmapnet.model.checkpoint import load_model, save_checkpoint
 from heatmapnet.train.loop import train
 
 
@@ -37,10 +37,25 @@ def test_meaningless_settings_stop_before_any_work(tmp_path, override, message):
     assert not (tmp_path / "run").exists()
 
 
-def test_an_output_folder_that_cannot_be_created_is_refused_first(tmp_path):
+def test_an_output_folder_that_cannot_be_written_is_refused_first(tmp_path):
     out = under_a_file(tmp_path, "run")
     with pytest.raises(UserError, match=r"cannot write the training run .* is a file, not a folder"):
         train(compose_train(f"out_dir={out}"))
+    with small_disk(tmp_path / "read-only", "ro,size=64k") as disk:
+        with pytest.raises(UserError, match=r"cannot write the training run .*Read-only file system"):
+            train(compose_train(f"out_dir={disk / 'run'}"))
+
+
+def test_a_disk_that_fills_up_keeps_the_previous_checkpoint(tmp_path):
+    with small_disk(tmp_path / "disk", "size=1m") as disk:
+        previous = good_checkpoint(tmp_path / "previous.pt")
+        last = disk / "last.pt"
+        last.write_bytes(b"the previous epoch's checkpoint")  # stands in for it: a real one would not fit
+        fill(disk)
+        with pytest.raises(UserError, match=r"cannot write checkpoint .*last\.pt.* \(the previous copy is kept\)"):
+            save_checkpoint(last, load_model(previous)[0])
+        assert last.read_bytes() == b"the previous epoch's checkpoint"
+        assert sorted(path.name for path in disk.iterdir()) == ["filler", "last.pt"]  # no temporary file left
 
 
 def test_resume_past_the_planned_epochs_is_refused(tmp_path):
