@@ -11,6 +11,7 @@ import os
 import random
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from annotator_scenes import Disc, Scene, two_disc_scene
 from conftest import REPO
 from fault_checks import fingerprints
