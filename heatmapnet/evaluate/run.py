@@ -81,6 +81,8 @@ def parse_args(argv: list[str]) -> EvaluateConfig:
     config = OmegaConf.to_object(config)
     if config.threshold is not None and not 0.0 <= config.threshold <= 1.0:
         raise UserError(f"threshold must be within [0, 1], got {config.threshold}")
+    if not 0.0 <= config.decode_threshold <= 1.0:
+        raise UserError(f"decode_threshold must be within [0, 1], got {config.decode_threshold}")
     if config.limit is not None and config.limit < 1:
         raise UserError(f"limit must be a positive number of frames, got {config.limit}")
     checked_refine(config.refine)
