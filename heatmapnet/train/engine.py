@@ -45,14 +45,13 @@ def train_one_epoch(model, criterion, loader, optimizer, scheduler, device, epoc
         batch = to_device(batch, device)
         outputs = model(batch["image"])
         terms = criterion(outputs, batch)
-        if not torch.isfinite(terms["loss"]):
-            raise NonFiniteLoss(f"the training loss became {float(terms['loss'].detach())} at epoch {epoch + 1}, "
-                                f"batch {steps + 1}")
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip or float("inf"))  # inf: measure only
-        if not torch.isfinite(norm):
-            raise NonFiniteLoss(f"the gradients became non-finite at epoch {epoch + 1}, batch {steps + 1}")
+        # checked after backward: under DDP the gradients are all-reduced, so every process stops together
+        if not (torch.isfinite(terms["loss"]) and torch.isfinite(norm)):
+            raise NonFiniteLoss(f"the training loss became {float(terms['loss'].detach())} (gradient norm "
+                                f"{float(norm)}) at epoch {epoch + 1}, batch {steps + 1}")
         optimizer.step()
         scheduler.step()
         for name, value in terms.items():

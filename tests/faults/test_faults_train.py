@@ -90,6 +90,6 @@ def test_a_loss_that_turns_non_finite_stops_and_keeps_the_last_good_checkpoint(t
     with pytest.raises(UserError) as error:
         train(compose_train(f"init={exploding}", f"out_dir={run}"))
     message = str(error.value)
-    assert re.search(r"the training loss became (nan|inf) at epoch 1, batch 1", message)
+    assert re.search(r"the training loss became (nan|inf) \(gradient norm (nan|inf)\) at epoch 1, batch 1", message)
     assert f"the last good checkpoint is {last}" in message
     assert fingerprints(last) == before and not (run / "checkpoints" / "best.pt").exists()
