@@ -9,6 +9,7 @@ import re
 import threading
 
 import pytest
+from conftest import shared_path
 from fault_checks import crafted_checkpoint, fingerprints, marker_only_checkpoint, nan_checkpoint, one_error, run_entry
 from helpers_video import write_blob_video, write_random_checkpoint
 
@@ -49,6 +50,14 @@ def test_a_truncated_video_warns_and_counts_the_missing_frames(tmp_path, capfd):
     complete = open_source(str(whole))
     assert read_all(complete) == 40 and complete.frames_missing == 0
     complete.close()
+    assert "warning" not in capfd.readouterr().err
+
+
+def test_an_intact_video_one_frame_short_of_its_announced_count_is_not_called_truncated(capfd):
+    """webcam4's 2hand.mp4 announces 138 frames and decodes 137, like many intact files."""
+    source = open_source(str(shared_path("data", "webcam4", "videos", "2hand.mp4")))
+    assert read_all(source) == source.frame_count - 1 and source.frames_missing == 0
+    source.close()
     assert "warning" not in capfd.readouterr().err
 
 
