@@ -40,6 +40,7 @@ from heatmapnet.runtime.decode import checked_refine
 from heatmapnet.runtime.detector import HandDetector
 from heatmapnet.runtime.preprocess import FrameTransform
 from heatmapnet.runtime.runtimes import default_threads, open_runtime
+from heatmapnet.writable import writable_folder
 
 NO_VIDEO = "(no video)"
 STAGES = ("prepare", "infer", "decode")
@@ -80,6 +81,8 @@ def parse_args(argv: list[str]) -> EvaluateConfig:
     config = OmegaConf.to_object(config)
     if config.threshold is not None and not 0.0 <= config.threshold <= 1.0:
         raise UserError(f"threshold must be within [0, 1], got {config.threshold}")
+    if not 0.0 <= config.decode_threshold <= 1.0:
+        raise UserError(f"decode_threshold must be within [0, 1], got {config.decode_threshold}")
     if config.limit is not None and config.limit < 1:
         raise UserError(f"limit must be a positive number of frames, got {config.limit}")
     checked_refine(config.refine)
@@ -140,6 +143,7 @@ class FrameResult:
 def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
     """Detect on every frame, accumulate metrics overall and per video, write the three report files.
     `pooled` also receives every frame's outcome, to pool several datasets' evaluations."""
+    out = writable_folder(config.out or default_out(config), "the evaluation reports")
     samples = load_samples(config)
     runtime = open_runtime(config.runtime or runtime_for(config.checkpoint), config.checkpoint, threads=config.threads)
     threshold = runtime.decode_config.threshold if config.threshold is None else config.threshold
@@ -183,7 +187,6 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
         "per_video": {video: metrics.summary(threshold) for video, metrics in sorted(per_video.items())},
         "speed": speed_summary(timings),
     }
-    out = Path(config.out).expanduser() if config.out else default_out(config)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     (out / "report.md").write_text(markdown_report(report))
