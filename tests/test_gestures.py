@@ -79,8 +79,15 @@ def test_mirror_swaps_left_and_right():
     assert [event["name"] for _, event in events] == ["left"]
 
 
-def test_slow_drift_and_rest_produce_nothing():
-    drift = move(line(START, (1, 0.3), 4.0), 8.0)  # 0.5 hand sizes per second on average
+def glide(start, direction, speed: float, seconds: float) -> list[np.ndarray]:
+    """Constant speed (hand sizes per second), no easing."""
+    step = SIZE * speed / FPS * np.asarray(direction, float) / np.linalg.norm(direction)
+    return [np.asarray(start, float) + step * (i + 1) for i in range(int(round(seconds * FPS)))]
+
+
+@pytest.mark.parametrize("speed", [0.35, 0.8])  # below move_speed; above it, but for longer than max_duration
+def test_slow_drift_and_rest_produce_nothing(speed):
+    drift = glide(START, (1, 0.3), speed, 8.0)
     assert run(rest(2.0, START) + drift + rest(3.0, drift[-1]), noise=1.5) == []
 
 

@@ -43,7 +43,7 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
     """name -> (settings, whether `unclassified` clips become `none` templates, description)."""
     base = GestureConfig()
     return {
-        "chosen": (base, False, "swipe rule, then direction-aware templates; moving above 0.3 hand sizes/s, "
+        "chosen": (base, False, "swipe rule, then direction-aware templates; moving above 0.5 hand sizes/s, "
                                 "a stroke ends after 0.3 s below"),
         "with_none": (base, True, "as chosen, plus `unclassified` clips as `none` templates"),
         "templates_only": (replace(base, swipe_deviation=1e-6), False, "no swipe rule: swipes by template too"),
@@ -53,7 +53,7 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
         "pause_0.1": (replace(base, pause=0.1), False, "as chosen, a stroke ends after 0.1 s still"),
         "pause_0.2": (replace(base, pause=0.2), False, "as chosen, 0.2 s"),
         "pause_0.4": (replace(base, pause=0.4), False, "as chosen, 0.4 s"),
-        "move_0.5": (replace(base, move_speed=0.5), False, "as chosen, moving above 0.5 hand sizes/s"),
+        "move_0.3": (replace(base, move_speed=0.3), False, "as chosen, moving above 0.3 hand sizes/s"),
         "move_1.0": (replace(base, move_speed=1.0), False, "as chosen, moving above 1.0 hand sizes/s"),
         "min_distance_1.5": (replace(base, min_distance=1.5), False, "as chosen, strokes span 1.5 hand sizes"),
         "loose_0.3": (replace(base, max_shape_distance=0.3), False, "as chosen, templates accepted up to 0.3"),

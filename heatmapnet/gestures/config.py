@@ -8,7 +8,7 @@ from dataclasses import dataclass
 class GestureConfig:
     templates: str | None = None  # template file of drawn shapes (JSON); null: the shipped heatmapnet/shipped/gestures.json
     mirror: bool = False  # the frames are a mirrored (selfie) view: swap left and right, mirror the shapes
-    move_speed: float = 0.3  # a hand faster than this (hand sizes / s) is drawing a stroke
+    move_speed: float = 0.5  # a hand faster than this (hand sizes / s) is drawing a stroke
     pause: float = 0.3  # a stroke ends when the hand has been slower than move_speed for this long
     min_distance: float = 1.0  # a stroke must span at least this many hand sizes
     min_duration: float = 0.15  # shorter strokes are twitches

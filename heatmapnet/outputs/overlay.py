@@ -104,12 +104,13 @@ class RecentGestures:
 def draw_gestures(canvas: np.ndarray, gestures: list[dict]) -> None:
     """Gesture names in large letters along the bottom, in the colour of the hand that made them."""
     y = canvas.shape[0] - 12
+    scale = min(1.0, 0.3 + canvas.shape[1] / 800)  # legible on 320-px frames, not huge on HD ones
     for event in reversed(gestures):
         text = f"{event['name']} (hand {event['id']})"
-        (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 2)
+        (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
         x = max((canvas.shape[1] - width) // 2, 0)
         cv2.rectangle(canvas, (x - 6, y - height - 6), (x + width + 6, y + baseline + 2), (0, 0, 0), -1)
-        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.0, colour_for(event["id"]), 2, cv2.LINE_AA)
+        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour_for(event["id"]), 2, cv2.LINE_AA)
         y -= height + baseline + 12
 
 
