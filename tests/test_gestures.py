@@ -213,9 +213,10 @@ def test_record_cli_adds_examples_that_the_recogniser_then_finds(tmp_path):
 
 def test_record_cli_bad_arguments_are_one_error_line(capsys):
     from heatmapnet.gestures.__main__ import main
-    assert main(["record", "spin"]) == 2
-    assert main(["record", "spin", "colour=red", "source=x.mp4"]) == 2
-    assert main(["record", "spin", "tracks=/nowhere.jsonl"]) == 2
+    for arguments in (["spin"], ["spin", "colour=red", "source=x.mp4"], ["spin", "tracks=/nowhere.jsonl"]):
+        with pytest.raises(SystemExit) as exit_status:
+            main(["record", *arguments])
+        assert exit_status.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
     assert "source=clip.mp4" in lines[0] and "colour" in lines[1] and "nowhere" in lines[2]

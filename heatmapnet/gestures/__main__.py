@@ -18,7 +18,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from heatmapnet.config import typed
+from heatmapnet.config import exits_cleanly, typed
 from heatmapnet.errors import UserError
 from heatmapnet.gestures.config import GestureConfig
 from heatmapnet.gestures.replay import example_stroke, read_jsonl, track_records
@@ -88,16 +88,13 @@ def parse(argv: list[str]) -> tuple[str, dict]:
     return argv[1], arguments
 
 
+@exits_cleanly  # a mistake: one `error:` line, exit status 2
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if {"-h", "--help", "help"} & set(argv):
         print(__doc__)
         return 0
-    try:
-        return record(*parse(argv))
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return record(*parse(argv))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ def path_length(xy: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(xy, axis=0), axis=1).sum())
 
 
+def span(stroke: Stroke) -> float:
+    """The larger side of the stroke's bounding box, in hand sizes."""
+    return float(np.max(stroke.xy.max(axis=0) - stroke.xy.min(axis=0))) / stroke.size
+
+
 class GestureRecognizer:
     """Per-frame tracks in, gesture events out (for every track at once)."""
 
@@ -70,8 +75,7 @@ class GestureRecognizer:
         """(gesture, score) for a stroke, or None when it is no gesture (too small, short, long, unlike any)."""
         config = self.config
         xy = stroke.xy * [-1.0, 1.0] if config.mirror else stroke.xy
-        span = float(np.max(xy.max(axis=0) - xy.min(axis=0))) / stroke.size
-        if span < config.min_distance or not config.min_duration <= stroke.duration <= config.max_duration:
+        if span(stroke) < config.min_distance or not config.min_duration <= stroke.duration <= config.max_duration:
             return None
         swipe = self.swipe(xy, stroke.size) or self.swipe_and_return(xy, stroke.size)
         if swipe:

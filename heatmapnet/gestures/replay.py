@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 from heatmapnet.errors import UserError
 from heatmapnet.gestures.config import GestureConfig
-from heatmapnet.gestures.recognizer import path_length
+from heatmapnet.gestures.recognizer import path_length, span
 from heatmapnet.gestures.strokes import Segmenter, Stroke
 from heatmapnet.outputs.records import frame_record
 from heatmapnet.pipeline import HandTracker
@@ -76,7 +76,9 @@ def clip_strokes(records: list[dict], config: GestureConfig) -> list[Stroke]:
 
 
 def example_stroke(records: list[dict], config: GestureConfig) -> Stroke | None:
-    """A clip's example of its gesture: the main track's longest stroke (by path length)."""
+    """A clip's example of its gesture: the main track's longest stroke (by path length) among those that
+    span `min_distance` hand sizes (smaller ones could never be recognised)."""
     main = main_track(records)
-    strokes = [stroke for stroke in clip_strokes(records, config) if stroke.track_id == main]
+    strokes = [stroke for stroke in clip_strokes(records, config)
+               if stroke.track_id == main and span(stroke) >= config.min_distance]
     return max(strokes, key=lambda stroke: path_length(stroke.xy), default=None)

@@ -66,12 +66,13 @@ class Templates:
         return self.names[best], float(distances[best])
 
     def save(self, path) -> None:
-        payload = {"format": FORMAT, "version": VERSION, "points": POINTS,
-                   "templates": [{"name": name, "source": source, "points": np.round(points, 4).tolist()}
-                                 for name, points, source in zip(self.names, self.points, self.sources)]}
+        """JSON with one template per line (readable, diffable)."""
+        header = json.dumps({"format": FORMAT, "version": VERSION, "points": POINTS})[:-1]
+        templates = ",\n".join(json.dumps({"name": name, "source": source, "points": np.round(points, 4).tolist()})
+                                for name, points, source in zip(self.names, self.points, self.sources))
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=1) + "\n")
+        path.write_text(f"{header}, \"templates\": [\n{templates}\n]}}\n")
 
     @classmethod
     def load(cls, path) -> "Templates":
