@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -196,27 +197,32 @@ def tracker_coverage(clips: list[dict]) -> dict:
 
 
 def confusion_png(answers: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Rows: drawn gesture; columns: the answer (OpenCV, already a dependency, rather than a plotting library)."""
     columns = [*GESTURES, "no event"]
     matrix = np.zeros((len(GESTURES), len(columns)), int)
     for answer in answers:
         matrix[GESTURES.index(answer["label"]), columns.index(answer["answer"])] += 1
-    figure, axes = plt.subplots(figsize=(8, 6.5))
-    axes.imshow(matrix, cmap="Blues", vmin=0, vmax=max(matrix.max(), 1))
-    for (row, column), count in np.ndenumerate(matrix):
+    cell, left, top = 44, 90, 90
+    image = np.full((top + cell * len(GESTURES) + 40, left + cell * len(columns) + 20, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(image, title, (10, 22), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(image, "first event of the main track (columns) for each drawn gesture (rows)", (10, 44), font, 0.4,
+                (60, 60, 60), 1, cv2.LINE_AA)
+    for row, column in np.ndindex(*matrix.shape):
+        count = matrix[row, column]
+        shade = int(255 - 200 * count / max(matrix.max(), 1))
+        corner = (left + column * cell, top + row * cell)
+        cv2.rectangle(image, corner, (corner[0] + cell, corner[1] + cell), (255, shade, shade) if column < len(GESTURES)
+                      else (shade, shade, 255), -1)
+        cv2.rectangle(image, corner, (corner[0] + cell, corner[1] + cell), (200, 200, 200), 1)
         if count:
-            axes.text(column, row, str(count), ha="center", va="center",
-                      color="white" if count > matrix.max() / 2 else "black")
-    axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
-    axes.set_yticks(range(len(GESTURES)), GESTURES)
-    axes.set_xlabel("first event of the main track")
-    axes.set_ylabel("drawn (clips.csv label)")
-    axes.set_title(title, fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+            cv2.putText(image, str(count), (corner[0] + 16, corner[1] + 28), font, 0.55,
+                        (255, 255, 255) if shade < 128 else (0, 0, 0), 1, cv2.LINE_AA)
+    for row, name in enumerate(GESTURES):
+        cv2.putText(image, name, (8, top + row * cell + 28), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    for column, name in enumerate(columns):
+        cv2.putText(image, name[:8], (left + column * cell + 2, top - 8), font, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), image)
 
 
 def markdown(results: dict) -> str:
