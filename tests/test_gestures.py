@@ -196,14 +196,15 @@ def synthetic_records(points) -> list[dict]:
 
 
 def test_record_cli_adds_examples_that_the_recogniser_then_finds(tmp_path):
+    from heatmapnet.cli import run_tool
     from heatmapnet.gestures.__main__ import main
     drawn = move(circle(START, 1.5, False), 1.0)
     tracks = tmp_path / "tracks.jsonl"
     tracks.write_text("".join(json.dumps(record) + "\n"
                               for record in synthetic_records(rest(0.5, drawn[0]) + drawn + rest(0.5, drawn[-1]))))
     out = tmp_path / "mine.json"
-    assert main(["record", "spin", f"tracks={tracks}", f"out={out}"]) == 0
-    assert main(["record", "spin", f"tracks={tracks}", f"out={out}"]) == 0  # appends
+    assert run_tool(main, ["record", "spin", f"tracks={tracks}", f"out={out}"]) == 0
+    assert run_tool(main, ["record", "spin", f"tracks={tracks}", f"out={out}"]) == 0  # appends
     templates = Templates.load(out)
     assert templates.names == ["spin", "spin"]
     again = move(circle(START - [50, 0], 2.5, False), 1.4)
@@ -212,11 +213,10 @@ def test_record_cli_adds_examples_that_the_recogniser_then_finds(tmp_path):
 
 
 def test_record_cli_bad_arguments_are_one_error_line(capsys):
+    from heatmapnet.cli import run_tool
     from heatmapnet.gestures.__main__ import main
     for arguments in (["spin"], ["spin", "colour=red", "source=x.mp4"], ["spin", "tracks=/nowhere.jsonl"]):
-        with pytest.raises(SystemExit) as exit_status:
-            main(["record", *arguments])
-        assert exit_status.value.code == 2
+        assert run_tool(main, ["record", *arguments]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
     assert "source=clip.mp4" in lines[0] and "colour" in lines[1] and "nowhere" in lines[2]

@@ -18,14 +18,17 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from heatmapnet.config import exits_cleanly, typed
+from heatmapnet.cli import parse_options, run_tool
+from heatmapnet.config import typed
 from heatmapnet.errors import UserError
 from heatmapnet.gestures.config import GestureConfig
 from heatmapnet.gestures.replay import example_stroke, read_jsonl, track_records
 from heatmapnet.gestures.shapes import Templates, normalise
 from heatmapnet.sources.capture import VIDEO_EXTENSIONS, open_source
 
-OWN_KEYS = ("source", "tracks", "out", "checkpoint")
+OPTIONS = {"source": None, "tracks": None, "out": "gestures.json", "checkpoint": None,
+           **{f.name: f.default for f in fields(GestureConfig) if f.name != "templates"}}
+PROGRAM = "python -m heatmapnet.gestures record NAME"
 
 
 def clips_of(source: str) -> list[Path]:
@@ -38,24 +41,23 @@ def clips_of(source: str) -> list[Path]:
     return [path]
 
 
-def clip_records(arguments: dict) -> list[tuple[str, list[dict]]]:
+def clip_records(options: dict) -> list[tuple[str, list[dict]]]:
     """(clip name, frame records) for each clip named by source= or tracks=."""
-    if "tracks" in arguments:
-        return [(arguments["tracks"], read_jsonl(Path(arguments["tracks"])))]
-    if "source" not in arguments:
+    if options["tracks"]:
+        return [(options["tracks"], read_jsonl(Path(options["tracks"])))]
+    if not options["source"]:
         raise UserError("give the clip: source=clip.mp4 (or a folder of clips) or tracks=tracks.jsonl")
     from heatmapnet.pipeline import HandTracker
-    tracker = HandTracker(arguments.get("checkpoint"))
-    return [(str(clip), list(track_records(tracker, open_source(str(clip))))) for clip in clips_of(arguments["source"])]
+    tracker = HandTracker(options["checkpoint"])
+    return [(str(clip), list(track_records(tracker, open_source(str(clip))))) for clip in clips_of(options["source"])]
 
 
-def record(name: str, arguments: dict) -> int:
-    settings = {key: value for key, value in arguments.items() if key not in OWN_KEYS}
-    config = typed(GestureConfig, settings, "gestures")
-    out = Path(arguments.get("out", "gestures.json"))
+def record(name: str, options: dict) -> None:
+    config = typed(GestureConfig, {key: options[key] for key in OPTIONS if hasattr(GestureConfig, key)}, "gestures")
+    out = Path(options["out"])
     templates = Templates.load(out) if out.exists() else Templates()
     added = 0
-    for clip, records in clip_records(arguments):
+    for clip, records in clip_records(options):
         stroke = example_stroke(records, config)
         normalised = None if stroke is None else normalise(stroke.xy, config.mirror)
         if normalised is None:
@@ -70,32 +72,14 @@ def record(name: str, arguments: dict) -> int:
     templates.save(out)
     print(f"{out}: {added} example(s) of {name!r} added, {templates.names.count(name)} in all, "
           f"{len(templates)} templates")
-    return 0
 
 
-def parse(argv: list[str]) -> tuple[str, dict]:
+def main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[0] != "record" or "=" in argv[1]:
         raise UserError("usage: python -m heatmapnet.gestures record NAME source=clip.mp4 [out=gestures.json] "
                         "(see --help)")
-    malformed = [arg for arg in argv[2:] if "=" not in arg]
-    if malformed:
-        raise UserError(f"arguments after the name are key=value, got {malformed[0]!r}")
-    arguments = dict(arg.split("=", 1) for arg in argv[2:])
-    known = set(OWN_KEYS) | {f.name for f in fields(GestureConfig)} - {"templates"}
-    unknown = sorted(set(arguments) - known)
-    if unknown:
-        raise UserError(f"unknown key(s) {unknown}: valid keys are {sorted(known)}")
-    return argv[1], arguments
-
-
-@exits_cleanly  # a mistake: one `error:` line, exit status 2
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help", "help"} & set(argv):
-        print(__doc__)
-        return 0
-    return record(*parse(argv))
+    record(argv[1], parse_options(argv[2:], OPTIONS, PROGRAM))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main))
