@@ -50,6 +50,15 @@ class TrackState:
     dropping: bool = False  # a too-long movement: ignore it until the next pause
     recent: deque = field(default_factory=deque)  # (t, x, y) of the last SPEED_WINDOW seconds
 
+    def stillness(self, t: float, moving: bool) -> float:
+        """Seconds the hand has been slower than move_speed (0 while it moves); marks where the stillness began."""
+        if moving:
+            self.still_since = None
+            return 0.0
+        if self.still_since is None:
+            self.still_since, self.still_index = t, len(self.points)
+        return t - self.still_since
+
     def speed(self, t: float, x: float, y: float) -> float:
         """Pixels per second since the oldest position within SPEED_WINDOW (0 for a first position)."""
         self.recent.append((t, x, y))
@@ -89,34 +98,26 @@ class Segmenter:
         size = self.hand_size(hand)
         point = (t, hand.x, hand.y, size)
         moving = state.speed(t, hand.x, hand.y) / size >= config.move_speed
+        stroke = None
         if state.dropping:
-            state.still_since = (state.still_since if state.still_since is not None else t) if not moving else None
-            if state.still_since is not None and t - state.still_since >= config.pause:
+            if state.stillness(t, moving) >= config.pause:
                 state.dropping, state.still_since = False, None
-            state.previous = point
-            return None
-        if not state.points:
+        elif not state.points:
             if moving:
                 state.points = [state.previous, point] if state.previous else [point]
-                state.still_since = None
-            state.previous = point
-            return None
-        state.points.append(point)
-        if moving:
-            state.still_since = None
-        elif state.still_since is None:
-            state.still_since, state.still_index = t, len(state.points)
-        if state.still_since is not None and t - state.still_since >= config.pause:
-            return self.close(hand.id, state, state.still_index)
-        if t - state.points[0][0] > config.max_duration:
-            state.points, state.dropping, state.still_since = [], True, None
-        return None
+        else:
+            state.points.append(point)
+            if state.stillness(t, moving) >= config.pause:
+                stroke = self.close(hand.id, state, state.still_index)
+            elif t - state.points[0][0] > config.max_duration:
+                state.points, state.dropping, state.still_since = [], True, None
+        state.previous = point
+        return stroke
 
     def close(self, track_id: int, state: TrackState, end: int | None) -> Stroke | None:
         """The stroke in `state` up to point `end` (all of it: None), and the state back to resting."""
         points = state.points[:end]
         state.points, state.still_since = [], None
-        state.previous = points[-1] if points else state.previous
         if len(points) < 2:
             return None
         array = np.array(points, np.float64)
