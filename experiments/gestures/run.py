@@ -274,6 +274,9 @@ def main() -> None:
         print(f"{name}: accuracy {row['accuracy']:.3f}, unclassified with event {row['unclassified_with_event']:.2f}, "
               f"webcam4 {row['false_triggers']['webcam4']['per_minute']:.2f}/min, "
               f"webcam10 {row['false_triggers']['webcam10']['per_minute']:.2f}/min", flush=True)
+    for name, row in results["variants"].items():  # per-clip answers of the chosen variant only: a short file
+        if name != "chosen":
+            row.pop("answers")
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     table = markdown(results)
     (HERE / "results.md").write_text(table)
