@@ -24,6 +24,7 @@ from heatmapnet.outputs.records import frame_record
 from heatmapnet.outputs.sinks import make_outputs, open_outputs
 from heatmapnet.outputs.window import Viewer, use_display
 from heatmapnet.pipeline import HandTracker
+from heatmapnet.poses.stage import pose_stages
 from heatmapnet.sources.capture import CaptureThread, open_source
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "track.yaml"
@@ -60,7 +61,8 @@ def check_settings(cfg: DictConfig) -> None:
 
 
 def open_tracker(cfg: DictConfig) -> HandTracker:
-    stages = [stage for stage in (gesture_stage(cfg.get("gestures")),) if stage is not None]
+    stages = pose_stages(cfg.pose, cfg.pose_smoothing, cfg.track.fallback_size)
+    stages += [stage for stage in (gesture_stage(cfg.get("gestures")),) if stage is not None]
     return HandTracker(cfg.checkpoint, runtime=cfg.runtime, threads=cfg.threads, device=cfg.device,
                        input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track, stages=stages)
 
@@ -107,7 +109,7 @@ def track(cfg: DictConfig) -> dict:
                         annotated = annotate(background, result.detections, result.tracks,
                                              trails.update(result.tracks),
                                              f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}",
-                                             recent_gestures.update(frame.t, result.events))
+                                             recent_gestures.update(frame.t, result.events), result.extras)
                         action = viewer.show(annotated) if viewer else None
                     clock.lap("draw")
                     record = frame_record(frame, result.detections, result.tracks, result.extras, result.events)
