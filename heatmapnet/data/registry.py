@@ -32,3 +32,9 @@ def make_reader(name: str, **options) -> Reader:
     if name not in READERS:
         raise UserError(f"unknown dataset reader {name!r}: choose one of {', '.join(sorted(READERS))}")
     return READERS[name](**options)
+
+
+def datasets_in(config: dict) -> dict[str, dict]:
+    """The data config's own dataset (reader/root/options/weight) followed by any in `mix`."""
+    main = {key: config[key] for key in ("reader", "root", "options", "weight") if key in config}
+    return {config.get("name", main["reader"]): main, **config.get("mix", {})}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import onnxruntime
 
+from heatmapnet.config import dataclass_from
 from heatmapnet.errors import UserError
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.runtime.decode import DecodeConfig
@@ -85,7 +86,8 @@ def open_session(path, options: onnxruntime.SessionOptions | None = None,
         raise UserError(f"{path} does not have HeatmapNet's inputs/outputs (found {inputs} -> {list(outputs)}, "
                         f"expected ['{INPUT}'] -> {list(OUTPUTS)}); re-export it")
     config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
-    return ExportedModel(path, config, DecodeConfig(**json.loads(metadata["decode"])), outputs), session
+    decode = dataclass_from(DecodeConfig, json.loads(metadata["decode"]), f"decode settings in {path}")
+    return ExportedModel(path, config, decode, outputs), session
 
 
 def read_exported(path) -> ExportedModel:

@@ -14,6 +14,10 @@ OPERATING_F1_TOLERANCE = 0.01  # the shipped threshold: the highest one within t
 RANKING_THRESHOLD = 0.05  # validation decodes low so AP sees the whole ranking; P/R/F1 use the real threshold
 
 
+class NonFiniteLoss(Exception):
+    """The loss or the gradients became NaN or infinite: one more optimiser step would ruin the weights."""
+
+
 @dataclass
 class EpochStats:
     losses: dict[str, float] = field(default_factory=dict)
@@ -43,8 +47,11 @@ def train_one_epoch(model, criterion, loader, optimizer, scheduler, device, epoc
         terms = criterion(outputs, batch)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip or float("inf"))  # inf: measure only
+        # checked after backward: under DDP the gradients are all-reduced, so every process stops together
+        if not (torch.isfinite(terms["loss"]) and torch.isfinite(norm)):
+            raise NonFiniteLoss(f"the training loss became {float(terms['loss'].detach())} (gradient norm "
+                                f"{float(norm)}) at epoch {epoch + 1}, batch {steps + 1}")
         optimizer.step()
         scheduler.step()
         for name, value in terms.items():

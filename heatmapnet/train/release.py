@@ -18,6 +18,7 @@ from heatmapnet.cli import REQUIRED, parse_options, run_tool
 from heatmapnet.errors import UserError
 from heatmapnet.model.checkpoint import load_model, save_checkpoint
 from heatmapnet.runtime.decode import checked_refine
+from heatmapnet.writable import writable_file
 
 
 def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
@@ -42,6 +43,7 @@ def release(checkpoint, out, threshold: str = "validation", refine: str | None =
     """Write the shippable copy of `checkpoint` to `out` (`refine`: None keeps the checkpoint's); returns its
     decode settings."""
     checked_refine(refine)
+    writable_file(out, "the released model")
     model, payload = load_model(checkpoint)
     meta = payload.get("meta") or {}
     decode = {**payload.get("decode", {}), "threshold": operating_threshold(meta, threshold, checkpoint)}
