@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import track
+from heatmapnet.errors import UserError
+from heatmapnet.outputs.websocket import WebSocketOutput
 
 
 def config(*overrides):
@@ -178,16 +180,23 @@ def test_the_viewer_page_is_served_over_http_on_the_same_port(tmp_path, checkpoi
     assert status == 200 and kind.startswith("text/html") and "new WebSocket(" in page
 
 
-def test_a_port_in_use_or_an_address_of_another_machine_is_one_error_line_and_exit_status_2(tmp_path):
+def test_a_port_in_use_is_one_error_line_and_exit_status_2(tmp_path):
     video = write_blob_video(tmp_path / "clip.mp4", count=3)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for setting, words in ((f"{port}", "already in use"), (f"192.0.2.77:{port}", "cannot listen on 192.0.2.77")):
-            result = subprocess.run([sys.executable, "track.py", f"source={video}", "display=false",
-                                     f"output.websocket={setting}"], cwd=REPO, capture_output=True, text=True,
-                                    timeout=120)
-            assert result.returncode == 2, result.stderr
-            lines = result.stderr.strip().splitlines()
-            assert len(lines) == 1 and lines[0].startswith("error: output.websocket") and words in lines[0]
+        result = subprocess.run([sys.executable, "track.py", f"source={video}", "display=false",
+                                 f"output.websocket={port}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: output.websocket=127.0.0.1:{port}: port {port} is already "
+                                                  f"in use (another tracker or server?); pick another, e.g. "
+                                                  f"output.websocket={port + 1}"]
+
+
+@pytest.mark.parametrize("setting, words", [("192.0.2.77:8765", "cannot listen on 192.0.2.77"),
+                                            ("no-such-host.invalid:8765", "cannot listen on no-such-host.invalid"),
+                                            ("localhost:http", "expected PORT or HOST:PORT")])
+def test_an_address_this_machine_cannot_listen_on_is_refused_at_open(setting, words):
+    with pytest.raises(UserError, match=words):
+        WebSocketOutput(setting).open(30.0)
