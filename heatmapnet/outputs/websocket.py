@@ -132,7 +132,7 @@ class WebSocketOutput(Output):
         self.stopped = asyncio.Event()
         try:
             server = await serve(self.handle, self.host, self.port, process_request=self.http, close_timeout=1,
-                                 compression=None)
+                                 compression=None)  # deflate per client and message costs CPU, saves little here
         except OSError as error:  # port in use, an address of another machine, an unknown host name
             failure.append(error)
             started.set()
