@@ -20,8 +20,9 @@ from tqdm import tqdm
 
 from heatmapnet.config import exits_cleanly, run_entry_point
 from heatmapnet.errors import UserError
+from heatmapnet.gestures.stage import gesture_stage
 from heatmapnet.outputs.base import ReaderGone
-from heatmapnet.outputs.overlay import Trails, annotate, heatmap_overlay
+from heatmapnet.outputs.overlay import RecentGestures, Trails, annotate, heatmap_overlay
 from heatmapnet.outputs.records import frame_record
 from heatmapnet.outputs.sinks import make_outputs, open_outputs
 from heatmapnet.outputs.window import Viewer, use_display
@@ -64,8 +65,9 @@ def check_settings(cfg: DictConfig) -> None:
 
 
 def open_tracker(cfg: DictConfig) -> HandTracker:
+    stages = [stage for stage in (gesture_stage(cfg.get("gestures")),) if stage is not None]
     return HandTracker(cfg.checkpoint, runtime=cfg.runtime, threads=cfg.threads, device=cfg.device,
-                       input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track)
+                       input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track, stages=stages)
 
 
 def mirrored(frames):
@@ -95,6 +97,7 @@ def track(cfg: DictConfig) -> dict:
     viewer = Viewer() if display else None
     wants_image = bool(viewer) or any(output.wants_image for output in outputs)
     trails = Trails(cfg.trail)
+    recent_gestures = RecentGestures()
     show_heatmap = bool(cfg.heatmap)
     frames, rate, interrupted, action, reader_gone = 0, 0.0, False, None, None
     total = min(filter(None, (source.frame_count, cfg.max_frames)), default=None)
@@ -117,7 +120,8 @@ def track(cfg: DictConfig) -> dict:
                         count = len(result.tracks)
                         annotated = annotate(background, result.detections, result.tracks,
                                              trails.update(result.tracks),
-                                             f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}")
+                                             f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}",
+                                             recent_gestures.update(frame.t, result.events))
                         action = viewer.show(annotated) if viewer else None
                     clock.lap("draw")
                     record = frame_record(frame, result.detections, result.tracks, result.extras, result.events)

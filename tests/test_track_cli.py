@@ -70,7 +70,8 @@ def test_video_end_to_end_writes_one_valid_json_line_per_frame_and_the_annotated
                  f"output.jsonl={tmp_path}/out/tracks.jsonl", f"output.video={tmp_path}/out/annotated.mp4")
     summary = track.track(cfg)
     assert summary["frames"] == 24 and summary["dropped"] == 0
-    assert set(summary["ms"]) == {"read", "wait", "preprocess", "model", "decode", "track", "draw", "write"}
+    assert set(summary["ms"]) == {"read", "wait", "preprocess", "model", "decode", "track", "gestures", "draw",
+                                  "write"}  # gestures: the pipeline stage on by default
     records = read_jsonl(tmp_path / "out" / "tracks.jsonl")
     assert [r["frame"] for r in records] == list(range(24))
     np.testing.assert_allclose([r["t"] for r in records], np.arange(24) / 24.0, atol=1e-3)
