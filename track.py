@@ -7,11 +7,13 @@ the inputs end with one `error: ...` line on stderr and exit status 2.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 import time
 from pathlib import Path
 
+import cv2
 import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
@@ -19,6 +21,7 @@ from tqdm import tqdm
 from heatmapnet.config import exits_cleanly, run_entry_point
 from heatmapnet.errors import UserError
 from heatmapnet.gestures.stage import gesture_stage
+from heatmapnet.outputs.base import ReaderGone
 from heatmapnet.outputs.overlay import RecentGestures, Trails, annotate, heatmap_overlay
 from heatmapnet.outputs.records import frame_record
 from heatmapnet.outputs.sinks import make_outputs, open_outputs
@@ -58,6 +61,8 @@ def check_settings(cfg: DictConfig) -> None:
             f"max_frames must be a positive integer or null, not {cfg.max_frames!r}")
     require(isinstance(cfg.trail, int) and cfg.trail >= 0, f"trail must be a whole number of frames, not {cfg.trail!r}")
     require(isinstance(cfg.batch, int) and cfg.batch > 0, f"batch must be a positive integer, not {cfg.batch!r}")
+    for switch in ("realtime", "mirror"):
+        require(isinstance(cfg[switch], bool), f"{switch} must be true or false, not {cfg[switch]!r}")
 
 
 def open_tracker(cfg: DictConfig) -> HandTracker:
@@ -65,6 +70,12 @@ def open_tracker(cfg: DictConfig) -> HandTracker:
     stages += [stage for stage in (gesture_stage(cfg.get("gestures")),) if stage is not None]
     return HandTracker(cfg.checkpoint, runtime=cfg.runtime, threads=cfg.threads, device=cfg.device,
                        input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track, stages=stages)
+
+
+def mirrored(frames):
+    """Frames flipped left-right (mirror=true), before anything looks at them."""
+    for frame in frames:
+        yield dataclasses.replace(frame, image=cv2.flip(frame.image, 1))
 
 
 def batches(capture, size: int, limit: int | None):
@@ -81,20 +92,23 @@ def track(cfg: DictConfig) -> dict:
     outputs = make_outputs(cfg.output)
     tracker = open_tracker(cfg)
     source = open_source(cfg.source, fps=cfg.fps)
-    require(cfg.batch == 1 or not source.live, "batch=N is for video files and image folders; a camera runs batch=1")
+    require(cfg.batch == 1 or not (source.live or cfg.realtime),
+            "batch=N is for video files and image folders played as fast as possible; a camera and realtime=true "
+            "run batch=1")
     open_outputs(outputs, source.fps or cfg.fps)
     viewer = Viewer() if display else None
     wants_image = bool(viewer) or any(output.wants_image for output in outputs)
     trails = Trails(cfg.trail)
     recent_gestures = RecentGestures()
     show_heatmap = bool(cfg.heatmap)
-    frames, rate, interrupted, action = 0, 0.0, False, None
+    frames, rate, interrupted, action, reader_gone = 0, 0.0, False, None, None
     total = min(filter(None, (source.frame_count, cfg.max_frames)), default=None)
     clock = Stopwatch()
     start = previous = clock.last
     try:
-        with CaptureThread(source) as capture, tqdm(total=total, unit="frame", disable=None, leave=False) as bar:
-            for chunk in batches(capture, cfg.batch, cfg.max_frames):
+        with CaptureThread(source, realtime=cfg.realtime) as capture, \
+                tqdm(total=total, unit="frame", disable=None, leave=False) as bar:
+            for chunk in batches(mirrored(capture) if cfg.mirror else capture, cfg.batch, cfg.max_frames):
                 clock.lap("wait")
                 results = tracker.process_batch([frame.image for frame in chunk], [frame.t for frame in chunk], clock)
                 now = clock.last
@@ -126,13 +140,16 @@ def track(cfg: DictConfig) -> dict:
                     break
     except KeyboardInterrupt:
         interrupted = True
+    except ReaderGone as gone:  # e.g. `python track.py output.jsonl=- | head`: a normal way to stop
+        reader_gone = str(gone)
     finally:
         for sink in (*outputs, viewer):
             if sink:
                 sink.close()
     elapsed = time.perf_counter() - start
     summary = {"frames": frames, "seconds": elapsed, "fps": frames / elapsed, "dropped": capture.dropped,
-               "interrupted": interrupted, "source": source.description, "runtime": tracker.runtime.name,
+               "interrupted": interrupted, "reader_gone": reader_gone, "source": source.description,
+               "runtime": tracker.runtime.name,
                "ms": {"read": 1000 * capture.read_seconds / max(capture.frames_read, 1),
                       **{stage: 1000 * seconds / max(frames, 1) for stage, seconds in clock.seconds.items()}}}
     report(summary)
@@ -140,6 +157,8 @@ def track(cfg: DictConfig) -> dict:
 
 
 def report(summary: dict) -> None:
+    if summary["reader_gone"]:
+        print(f"stopped: {summary['reader_gone']}", file=sys.stderr)
     print(f"{'interrupted after' if summary['interrupted'] else 'tracked'} {summary['frames']} frames from "
           f"{summary['source']} in {summary['seconds']:.1f} s: {summary['fps']:.1f} FPS mean "
           f"({summary['runtime']}), {summary['dropped']} dropped", file=sys.stderr)
@@ -158,7 +177,9 @@ def print_help() -> None:
           "  python track.py source=0\n"
           "  python track.py source=clip.mp4 output.video=annotated.mp4 output.jsonl=tracks.jsonl\n"
           "  python track.py source=frames/ fps=25 display=false track.smoother=one_euro\n"
-          "  python track.py source=0 runtime=torch checkpoint=runs/DATE/checkpoints/best.pt")
+          "  python track.py source=0 runtime=torch checkpoint=runs/DATE/checkpoints/best.pt\n"
+          "  python track.py source=0 mirror=true output.osc=127.0.0.1:9000 output.websocket=8765\n"
+          "  python track.py source=clip.mp4 realtime=true output.jsonl=- | your_program")
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="track")

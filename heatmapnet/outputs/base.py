@@ -4,6 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 
+class ReaderGone(Exception):
+    """The reader of a stream output (stdout piped into another program, a FIFO) went away: the run
+    ends cleanly, as `head` ending a pipe expects, instead of failing."""
+
+
 class Output:
     """Where tracked frames go. The constructor only checks the settings; `open` is called once every
     input has been checked (so a run that fails at start touches no existing file); `write` once per

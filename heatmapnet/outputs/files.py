@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from heatmapnet.errors import UserError
-from heatmapnet.outputs.base import Output
+from heatmapnet.outputs.base import Output, ReaderGone
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 
@@ -26,25 +29,50 @@ def prepare_path(path, what: str, extensions) -> Path:
     return path
 
 
+def is_fifo(path) -> bool:
+    """A named pipe another program reads from (any name: it is not a file we create)."""
+    try:
+        return stat.S_ISFIFO(os.stat(Path(path).expanduser()).st_mode)
+    except OSError:
+        return False
+
+
 class JsonlWriter(Output):
-    """One JSON object per line, flushed as it goes so a crash or Ctrl-C keeps what was tracked."""
+    """One JSON object per line, flushed as it goes so a crash or Ctrl-C keeps what was tracked.
+
+    `-` streams to stdout (logs and progress go to stderr) and a named pipe is written as it is; when
+    the reader of either closes it, `write` raises ReaderGone so the run ends cleanly."""
 
     def __init__(self, path):
-        self.path = prepare_path(path, "output.jsonl", (".jsonl", ".json", ".ndjson"))
+        self.to_stdout = str(path) == "-"
+        self.stream = self.to_stdout or is_fifo(path)
+        self.path = Path(path).expanduser() if self.stream else prepare_path(
+            path, "output.jsonl", (".jsonl", ".json", ".ndjson"))
         self.file = None
 
     def open(self, fps: float) -> None:
+        if self.to_stdout:
+            self.file = sys.stdout
+            return
         try:
-            self.file = open(self.path, "w", encoding="utf-8")
+            self.file = open(self.path, "w", encoding="utf-8")  # a FIFO waits here for its reader
         except OSError as error:
             raise UserError(f"cannot write output.jsonl {self.path}: {error.strerror}") from None
 
     def write(self, record: dict, image: np.ndarray | None = None) -> None:
-        self.file.write(json.dumps(record, allow_nan=False) + "\n")
-        self.file.flush()
+        try:
+            self.file.write(json.dumps(record, allow_nan=False) + "\n")
+            self.file.flush()
+        except BrokenPipeError:
+            self.abandon()
+            raise ReaderGone(f"the reader of {'stdout' if self.to_stdout else self.path} closed it") from None
+
+    def abandon(self) -> None:
+        """Point the dead pipe at /dev/null, so that no later flush (at exit, too) fails on it again."""
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self.file.fileno())
 
     def close(self) -> None:
-        if self.file:
+        if self.file and not self.to_stdout:
             self.file.close()
 
 

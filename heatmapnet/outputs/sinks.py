@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from heatmapnet.outputs.base import Output
 from heatmapnet.outputs.files import AnnotatedVideoWriter, JsonlWriter
+from heatmapnet.outputs.osc import OscOutput
+from heatmapnet.outputs.websocket import WebSocketOutput
 
 
 def make_outputs(settings) -> list[Output]:
@@ -12,6 +14,11 @@ def make_outputs(settings) -> list[Output]:
         outputs.append(JsonlWriter(settings["jsonl"]))
     if settings.get("video"):
         outputs.append(AnnotatedVideoWriter(settings["video"]))
+    if settings.get("osc"):
+        outputs.append(OscOutput(settings["osc"], mode=settings.get("osc_mode", "bundle"),
+                                 units=settings.get("osc_units", "normalized"), hands=settings.get("osc_hands", 2)))
+    if settings.get("websocket"):
+        outputs.append(WebSocketOutput(settings["websocket"], jpeg_fps=settings.get("websocket_jpeg", 0)))
     return outputs
 
 

@@ -5,9 +5,10 @@ Every source hands out `Frame`s with a timestamp in seconds (the tracker's time 
 clock for a camera, the container's presentation time for a video, index / fps for images.
 `CaptureThread` decodes ahead into a bounded queue so reading overlaps the network. For a live
 camera it keeps only the newest frame (stale frames are dropped and counted, so the tracker never
-falls behind real time); for files it blocks instead, so no frame is ever lost. A video that ends
-before the frame count its container announces (a truncated or damaged file) says so in a warning
-line and in `frames_missing`, so a cut-short run is never mistaken for a complete one.
+falls behind real time); for files it blocks instead, so no frame is ever lost, unless `realtime`
+plays them at their own frame rate like a camera (to try an installation on recorded footage). A
+video that ends before the frame count its container announces (a truncated or damaged file) says
+so in a warning line and in `frames_missing`, so a cut-short run is never mistaken for a complete one.
 """
 from __future__ import annotations
 
@@ -247,13 +248,16 @@ class CaptureThread:
     """Reads a source on a background thread into a bounded queue; iterate over it to get frames.
 
     `drop_stale` (default: the source is live) keeps only the newest frames when the consumer is
-    slower than the source, counting the dropped ones in `dropped`. Errors on the thread (a camera
+    slower than the source, counting the dropped ones in `dropped`. `realtime` hands out the frames of
+    a file at the times they say (and drops stale ones, as for a camera). Errors on the thread (a camera
     unplugged, a corrupt image) are raised in the consumer at the point they occurred.
     """
 
-    def __init__(self, source: FrameSource, queue_size: int | None = None, drop_stale: bool | None = None):
+    def __init__(self, source: FrameSource, queue_size: int | None = None, drop_stale: bool | None = None,
+                 realtime: bool = False):
         self.source = source
-        self.drop_stale = source.live if drop_stale is None else drop_stale
+        self.pace = realtime and not source.live  # a camera sets its own pace
+        self.drop_stale = (source.live or realtime) if drop_stale is None else drop_stale
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size or (1 if self.drop_stale else 4))
         self.dropped = 0
         self.frames_read = 0
@@ -278,6 +282,7 @@ class CaptureThread:
             yield item
 
     def run(self) -> None:
+        started = None  # realtime: the wall-clock time of the source's t = 0
         try:
             while not self.stopping.is_set():
                 start = time.perf_counter()
@@ -286,6 +291,9 @@ class CaptureThread:
                 if frame is None:
                     break
                 self.frames_read += 1
+                if self.pace:
+                    started = time.monotonic() - frame.t if started is None else started
+                    self.stopping.wait(max(0.0, started + frame.t - time.monotonic()))
                 if self.drop_stale:
                     self.put_newest(frame)
                 else:
