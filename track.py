@@ -24,7 +24,7 @@ from heatmapnet.gestures.stage import gesture_stage
 from heatmapnet.outputs.base import ReaderGone
 from heatmapnet.outputs.overlay import RecentGestures, Trails, annotate, heatmap_overlay
 from heatmapnet.outputs.records import frame_record
-from heatmapnet.outputs.sinks import make_outputs, open_outputs
+from heatmapnet.outputs.sinks import make_outputs, open_outputs, refuse_overwriting
 from heatmapnet.outputs.window import Viewer, use_display
 from heatmapnet.pipeline import HandTracker
 from heatmapnet.poses.stage import pose_stages
@@ -72,6 +72,17 @@ def open_tracker(cfg: DictConfig) -> HandTracker:
                        input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track, stages=stages)
 
 
+def run_inputs(cfg: DictConfig, tracker: HandTracker) -> dict[str, Path]:
+    """Every file this run reads, by what it is: no output may overwrite one of them."""
+    gestures = cfg.get("gestures")
+    templates = gestures if isinstance(gestures, str) else (gestures or {}).get("templates")
+    named = {"source": cfg.source, "pose model": cfg.get("pose"), "gesture templates": templates,
+             "keypoint model": cfg.get("keypoints")}
+    inputs = {what: Path(str(value)) for what, value in named.items()
+              if isinstance(value, str) and value not in ("shipped", "null") and not str(value).isdigit()}
+    return {**inputs, "checkpoint": tracker.model_path}
+
+
 def mirrored(frames):
     """Frames flipped left-right (mirror=true), before anything looks at them."""
     for frame in frames:
@@ -95,13 +106,14 @@ def track(cfg: DictConfig) -> dict:
     require(cfg.batch == 1 or not (source.live or cfg.realtime),
             "batch=N is for video files and image folders played as fast as possible; a camera and realtime=true "
             "run batch=1")
+    refuse_overwriting(outputs, run_inputs(cfg, tracker))
     open_outputs(outputs, source.fps or cfg.fps)
     viewer = Viewer() if display else None
     wants_image = bool(viewer) or any(output.wants_image for output in outputs)
     trails = Trails(cfg.trail)
     recent_gestures = RecentGestures()
     show_heatmap = bool(cfg.heatmap)
-    frames, rate, interrupted, action, reader_gone = 0, 0.0, False, None, None
+    frames, rate, interrupted, action, reader_gone, completed = 0, 0.0, False, None, None, False
     total = min(filter(None, (source.frame_count, cfg.max_frames)), default=None)
     clock = Stopwatch()
     start = previous = clock.last
@@ -138,17 +150,19 @@ def track(cfg: DictConfig) -> dict:
                         break
                 if action == "quit":
                     break
-    except KeyboardInterrupt:
-        interrupted = True
+        completed = True
+    except KeyboardInterrupt:  # what was tracked is kept: files are completed, then the exit status says 130
+        interrupted = completed = True
     except ReaderGone as gone:  # e.g. `python track.py output.jsonl=- | head`: a normal way to stop
-        reader_gone = str(gone)
+        reader_gone, completed = str(gone), True
     finally:
-        for sink in (*outputs, viewer):
-            if sink:
-                sink.close()
+        for output in outputs:
+            output.close(completed)  # after a failure the previous files stay, not half-written ones
+        if viewer:
+            viewer.close()
     elapsed = time.perf_counter() - start
     summary = {"frames": frames, "seconds": elapsed, "fps": frames / elapsed, "dropped": capture.dropped,
-               "interrupted": interrupted, "reader_gone": reader_gone, "source": source.description,
+               "frames_missing": source.frames_missing, "interrupted": interrupted, "reader_gone": reader_gone, "source": source.description,
                "runtime": tracker.runtime.name,
                "ms": {"read": 1000 * capture.read_seconds / max(capture.frames_read, 1),
                       **{stage: 1000 * seconds / max(frames, 1) for stage, seconds in clock.seconds.items()}}}
@@ -161,7 +175,9 @@ def report(summary: dict) -> None:
         print(f"stopped: {summary['reader_gone']}", file=sys.stderr)
     print(f"{'interrupted after' if summary['interrupted'] else 'tracked'} {summary['frames']} frames from "
           f"{summary['source']} in {summary['seconds']:.1f} s: {summary['fps']:.1f} FPS mean "
-          f"({summary['runtime']}), {summary['dropped']} dropped", file=sys.stderr)
+          f"({summary['runtime']}), {summary['dropped']} dropped"
+          + (f", {summary['frames_missing']} missing (the source ended early)" if summary["frames_missing"] else ""),
+          file=sys.stderr)
     print("ms per frame: " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in summary["ms"].items())
           + "  (read runs on the capture thread, overlapped; wait is the time spent waiting for it)", file=sys.stderr)
 
@@ -185,7 +201,8 @@ def print_help() -> None:
 @hydra.main(version_base="1.3", config_path="configs", config_name="track")
 @exits_cleanly
 def hydra_main(cfg: DictConfig) -> None:
-    track(cfg)
+    if track(cfg)["interrupted"]:
+        raise KeyboardInterrupt  # exit status 130, as for train.py: the outputs are already complete
 
 
 if __name__ == "__main__":

@@ -104,8 +104,8 @@ class HandTracker:
     def __init__(self, checkpoint=None, runtime: str = "onnxruntime", threads: int | None = None,
                  device: str = "cpu", input_size: tuple[int, int] | None = None, decode: dict | None = None,
                  track: dict | TrackerConfig | None = None, stages: list[Stage] = ()):
-        model = resolve_model(checkpoint, runtime)
-        self.runtime = open_runtime(runtime, model, threads=threads, device=device)
+        self.model_path = resolve_model(checkpoint, runtime)
+        self.runtime = open_runtime(runtime, self.model_path, threads=threads, device=device)
         if input_size is not None:
             size = list(input_size)
             if not (len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):

@@ -104,7 +104,7 @@ class OscOutput(Output):
         except OSError as error:
             raise UserError(f"output.osc={self.host}:{self.port}: sending failed ({error.strerror})") from None
 
-    def close(self) -> None:
+    def close(self, completed: bool = True) -> None:
         if self.socket is not None:
             self.socket.close()
 

@@ -1,6 +1,9 @@
 """The outputs a run asked for (`output.*` settings), opened after every input has been checked."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from heatmapnet.errors import UserError
 from heatmapnet.outputs.base import Output
 from heatmapnet.outputs.files import AnnotatedVideoWriter, JsonlWriter
 from heatmapnet.outputs.osc import OscOutput
@@ -22,6 +25,27 @@ def make_outputs(settings) -> list[Output]:
     return outputs
 
 
+def same_file(a: Path, b: Path) -> bool:
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return a.resolve() == b.resolve()
+
+
+def refuse_overwriting(outputs: list[Output], inputs: dict[str, Path]) -> None:
+    """One error line when an output file is one of the run's inputs (`inputs`: what -> path), or when two
+    outputs name the same file: checked before anything is opened, so nothing is lost."""
+    files = [(output, output.file_path) for output in outputs if output.file_path is not None]
+    for output, path in files:
+        for what, source in inputs.items():
+            if source is not None and same_file(path, source):
+                raise UserError(f"the output {path} is the {what} of this run: writing it would destroy it; "
+                                f"choose another output file")
+    for index, (_, path) in enumerate(files):
+        if any(same_file(path, other) for _, other in files[:index]):
+            raise UserError(f"two outputs write {path}: give each its own file")
+
+
 def open_outputs(outputs: list[Output], fps: float) -> None:
     """Open them all for a source of `fps` frames per second, or close those already open and re-raise."""
     opened = []
@@ -31,5 +55,5 @@ def open_outputs(outputs: list[Output], fps: float) -> None:
             opened.append(output)
     except BaseException:
         for output in opened:
-            output.close()
+            output.close(completed=False)
         raise

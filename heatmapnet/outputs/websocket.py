@@ -110,7 +110,7 @@ class WebSocketOutput(Output):
             image = None
         self.loop.call_soon_threadsafe(self.publish, text, image)
 
-    def close(self) -> None:
+    def close(self, completed: bool = True) -> None:
         if self.thread is None or not self.thread.is_alive():
             return
         self.loop.call_soon_threadsafe(self.stopped.set)
