@@ -194,3 +194,31 @@ def test_bad_tracker_settings_are_rejected():
         TrackerConfig(gate=0)
     with pytest.raises(ValueError, match="min_hits"):
         TrackerConfig(min_hits=0)
+
+
+def test_a_track_does_not_jump_to_a_detection_of_another_size():
+    """A face (or a nearer hand) inside the gate of a hand that just vanished starts its own track."""
+    config = TrackerConfig(min_hits=1, max_size_ratio=1.5)
+    face = detection(100 + 0.5 * SIZE, 100, size=2 * SIZE)
+    last = run(MultiTracker(config), [[detection(100, 100)]] * 5 + [[face]])[-1]
+    assert {(t.id, t.missed) for t in last} == {(1, True), (2, False)}
+    same_size = detection(100 + 0.5 * SIZE, 100, size=1.2 * SIZE)  # the same hand, turned a little
+    assert [(t.id, t.missed) for t in run(MultiTracker(config), [[detection(100, 100)]] * 5 + [[same_size]])[-1]] \
+        == [(1, False)]
+
+
+def test_a_coasting_track_that_leaves_the_frame_is_dropped():
+    tracker = MultiTracker(TrackerConfig(min_hits=1, max_age=10))
+    frames = [[detection(500 + 0.3 * SIZE * i, 200)] for i in range(6)] + [[]] * 4  # exits a 640-wide frame
+    tracks = [tracker.update(i / FPS, np.array(rows).reshape(-1, 5), frame_size=(640, 480))
+              for i, rows in enumerate(frames)]
+    assert tracks[5] and not tracks[5][0].missed
+    assert tracks[-1] == [], "a track predicted outside the frame must be dropped"
+    assert all(0 <= t.x <= 640 for frame in tracks for t in frame)
+    unbounded = run(MultiTracker(TrackerConfig(min_hits=1, max_age=10)), frames)
+    assert unbounded[-1][0].missed and unbounded[-1][0].x > 640  # without the frame size it coasts on
+
+
+def test_a_size_ratio_below_one_is_rejected():
+    with pytest.raises(ValueError):
+        TrackerConfig(max_size_ratio=0.9)

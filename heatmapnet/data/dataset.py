@@ -104,16 +104,16 @@ class DataSplit:
 
 def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentation: AugmentConfig,
                seed: int) -> DataSplit:
-    """Read every dataset of a data config, split each (by video by default), and mix the training parts."""
+    """Read every dataset of a data config, split each (by video by default; a `mix` entry's own `split`
+    overrides the config's for that dataset), and mix the training parts."""
     config = plain(data_config)
-    split = config.get("split", {})
     train_groups, val_samples, weights, summary = [], [], [], []
     for name, source in datasets_in(config).items():
         reader = make_reader(source["reader"], **source.get("options", {}))
         samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
         for sample in samples:
             sample.dataset = sample.dataset or name
-        train, val = split_samples(samples, seed=seed, **split)
+        train, val = split_samples(samples, seed=seed, **split_settings(config, source))
         train_groups.append(train)
         val_samples.extend(val)
         weights.append(float(source.get("weight", 1.0)))
@@ -125,6 +125,11 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
     return DataSplit(HandDataset(train_samples, model, target, augmentation, seed),
                      HandDataset(val_samples, model, target, None, seed),
                      mix_weights(train_groups, weights), summary)
+
+
+def split_settings(config: dict, source: dict) -> dict:
+    """How one dataset of a data config is split: the config's `split`, overridden by the dataset's own."""
+    return {**config.get("split", {}), **source.get("split", {})}
 
 
 def datasets_in(config: dict) -> dict[str, dict]:
