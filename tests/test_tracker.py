@@ -222,3 +222,14 @@ def test_a_coasting_track_that_leaves_the_frame_is_dropped():
 def test_a_size_ratio_below_one_is_rejected():
     with pytest.raises(ValueError):
         TrackerConfig(max_size_ratio=0.9)
+
+
+def test_a_coasting_track_cannot_take_the_detection_of_a_hand_still_followed():
+    """Hand B vanishes next to hand A; a face appears near both. A keeps its detection; B must not steal it
+    and push A onto the face (the 2hand.mp4 case, frames ~110-137)."""
+    tracker = MultiTracker(TrackerConfig(min_hits=1, gate=1.0, max_size_ratio=1.5))
+    a, b = detection(300, 300, size=SIZE), detection(300 - 0.8 * SIZE, 300, size=1.4 * SIZE)
+    frames = [[a, b]] * 5 + [[a]] + [[a, detection(300 - 0.35 * SIZE, 300 - 0.6 * SIZE, size=0.8 * SIZE)]]
+    history = [tracker.update(i / FPS, np.array(rows).reshape(-1, 5)) for i, rows in enumerate(frames)]
+    id_a = track_near(history[4], (300, 300)).id
+    assert track_near(history[-1], (300, 300)).id == id_a and not track_near(history[-1], (300, 300)).missed

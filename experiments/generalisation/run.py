@@ -2,12 +2,12 @@
 false alarms on hand-free crops.
 
     python experiments/generalisation/run.py [before=runs/shipped_before_issue10.pt]
-        [after=heatmapnet/shipped/heatmapnet.pt] [split_from=runs/generalise/checkpoints/last.pt]
-        [runtime=torch] [threads=1]
+        [after=runs/generalise/after_released.pt] [average=heatmapnet/shipped/heatmapnet.pt]
+        [split_from=runs/generalise/checkpoints/last.pt] [runtime=torch] [threads=1]
 
 `before` is the model shipped before issue 10 (`git show f6805a0:heatmapnet/shipped/heatmapnet.pt >
-runs/shipped_before_issue10.pt`), `after` the released `python train.py experiment=generalise` run.
-Both are evaluated, each at its own shipped threshold, with `python -m heatmapnet.evaluate split=val
+runs/shipped_before_issue10.pt`), `after` the released `python train.py experiment=generalise` run,
+`average` the released weight average of the two (experiments/generalisation/average.py). All are evaluated, each at its own shipped threshold, with `python -m heatmapnet.evaluate split=val
 split_from=<split_from>` on the frames that run held out of every dataset (the old model never trained on
 them either: same seed, same held-out videos, and it never saw hagrid1336), and with `hand_free=N` on
 hand-free crops of those frames (N = 1 for manually labelled egohands4, 2 for the MediaPipe sets).
@@ -29,6 +29,7 @@ from heatmapnet.evaluate.metrics import size_bucket_names  # noqa: E402
 from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
 
 DATASETS = {"egohands4": 1, "webcam10": 2, "webcam4": 2, "hagrid1336": 2}  # name: labelled hands to crop around
+MODELS = ("before", "after", "average")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
@@ -53,14 +54,14 @@ def tables(results: dict) -> str:
              + " | ".join(f"recall {b} px" for b in buckets) + " | false alarms / hand-free image (crops) |",
              "|---" * (7 + len(buckets) + 1) + "|"]
     for dataset in DATASETS:
-        for model in ("before", "after"):
+        for model in MODELS:
             val, free = results[model][dataset]["val"], results[model][dataset]["hand_free"]
             sizes = [f"{shown(val['recall_by_size'][b]['recall'], 2)} ({val['recall_by_size'][b]['hands']})"
                      for b in buckets]
             lines.append(f"| {dataset} ({val['frames']}) | {model} | {val['threshold']:.3f} | {shown(val['f1'])} | "
                          f"{shown(val['precision'])} | {shown(val['recall'])} | {shown(val['point_ap'])} | "
                          + " | ".join(sizes) + f" | {shown(free['false_alarms_per_image'])} ({free['frames']}) |")
-    for model in ("before", "after"):
+    for model in MODELS:
         crops = sum(results[model][d]["hand_free"]["frames"] for d in DATASETS)
         alarms = sum(results[model][d]["hand_free"]["fp"] for d in DATASETS)
         lines.append(f"\nAll hand-free crops, {model}: {alarms} false alarms on {crops} crops = "
@@ -70,14 +71,15 @@ def tables(results: dict) -> str:
 
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"before": str(REPO / "runs" / "shipped_before_issue10.pt"),
-                                   "after": str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"),
+                                   "after": str(REPO / "runs" / "generalise" / "after_released.pt"),
+                                   "average": str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"),
                                    "split_from": str(REPO / "runs" / "generalise" / "checkpoints" / "last.pt"),
                                    "data": str(REPO.parent / "shared" / "data"), "runtime": "torch", "threads": 1},
                             "generalisation")
     results = {model: {dataset: {"val": evaluate(options, model, dataset),
                                  "hand_free": evaluate(options, model, dataset, hand_free)}
                        for dataset, hand_free in DATASETS.items()}
-               for model in ("before", "after")}
+               for model in MODELS}
     RESULTS.write_text(json.dumps({"options": options, **results}, indent=2) + "\n")
     text = (f"`python experiments/generalisation/run.py` ({options['runtime']} runtime; recall per hand size "
             f"sqrt(w*h) in input pixels, hands in brackets)\n\n{tables(results)}")

@@ -212,26 +212,36 @@ class MultiTracker:
 
     def associate(self, detections: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
         """Hungarian assignment on distance in hand sizes; pairs beyond the gate, or whose sizes differ by
-        more than `max_size_ratio` (where both are known), are never matched.
+        more than `max_size_ratio` (where both are known), are never matched. Tracks seen in the last frame
+        are matched first, coasting ones to what is left (DeepSORT's matching cascade): a hand that vanished
+        must not take the detection of a hand that is still being followed and push it onto a face.
 
         Returns (track index, detection index) pairs and the indices of unmatched detections.
         """
-        if not self.tracks or not len(detections):
-            return [], list(range(len(detections)))
-        predicted = np.array([track.position for track in self.tracks])
-        sizes = np.array([track.size for track in self.tracks])
-        cost = np.linalg.norm(predicted[:, None, :] - detections[None, :, :2], axis=2) / sizes[:, None]
-        allowed = (cost <= self.config.gate) & self.similar_sizes(detections, sizes)
-        infeasible = self.config.gate * 10 + 1.0
-        rows, cols = linear_sum_assignment(np.where(allowed, cost, infeasible))
-        matches = [(r, c) for r, c in zip(rows, cols) if allowed[r, c]]
-        matched = {c for _, c in matches}
-        return matches, [c for c in range(len(detections)) if c not in matched]
+        matches: list[tuple[int, int]] = []
+        free = list(range(len(detections)))
+        for coasting in (False, True):
+            rows = [i for i, track in enumerate(self.tracks) if (track.misses > 0) == coasting]
+            if not rows or not free:
+                continue
+            tracks = [self.tracks[i] for i in rows]
+            predicted = np.array([track.position for track in tracks])
+            sizes = np.array([track.size for track in tracks])
+            candidates = detections[free]
+            cost = np.linalg.norm(predicted[:, None, :] - candidates[None, :, :2], axis=2) / sizes[:, None]
+            allowed = (cost <= self.config.gate) & self.similar_sizes(tracks, candidates, sizes)
+            infeasible = self.config.gate * 10 + 1.0
+            pairs = [(r, c) for r, c in zip(*linear_sum_assignment(np.where(allowed, cost, infeasible)))
+                     if allowed[r, c]]
+            matches += [(rows[r], free[c]) for r, c in pairs]
+            taken = {free[c] for _, c in pairs}
+            free = [c for c in free if c not in taken]
+        return matches, free
 
-    def similar_sizes(self, detections: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    def similar_sizes(self, tracks: list[Track], detections: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """Tracks x detections: True where the sizes agree within `max_size_ratio`, or either is unknown."""
         with np.errstate(invalid="ignore"):
             detection_sizes = np.sqrt(detections[:, 3] * detections[:, 4])
-        known = np.array([track.has_size for track in self.tracks])[:, None] & np.isfinite(detection_sizes)[None, :]
+        known = np.array([track.has_size for track in tracks])[:, None] & np.isfinite(detection_sizes)[None, :]
         ratio = np.abs(np.log(np.where(known, detection_sizes[None, :], 1.0) / sizes[:, None]))
         return ~known | (ratio <= np.log(self.config.max_size_ratio))
