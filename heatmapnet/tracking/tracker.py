@@ -239,9 +239,11 @@ class MultiTracker:
         return matches, free
 
     def similar_sizes(self, tracks: list[Track], detections: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-        """Tracks x detections: True where the sizes agree within `max_size_ratio`, or either is unknown."""
+        """Tracks x detections: True where the sizes agree within `max_size_ratio`, or either is unknown (a
+        detection without a size head, or with a degenerate zero size, gives no evidence either way)."""
         with np.errstate(invalid="ignore"):
             detection_sizes = np.sqrt(detections[:, 3] * detections[:, 4])
-        known = np.array([track.has_size for track in tracks])[:, None] & np.isfinite(detection_sizes)[None, :]
+        usable = np.isfinite(detection_sizes) & (detection_sizes > 0)
+        known = np.array([track.has_size for track in tracks])[:, None] & usable[None, :]
         ratio = np.abs(np.log(np.where(known, detection_sizes[None, :], 1.0) / sizes[:, None]))
         return ~known | (ratio <= np.log(self.config.max_size_ratio))
