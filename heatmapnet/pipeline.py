@@ -137,7 +137,8 @@ class HandTracker:
         detections = [self.detector.decode(logits[i:i + 1], None if size is None else size[i:i + 1], transform)
                       for i, transform in enumerate(transforms)]
         clock.lap("decode")
-        results = [FrameResult(found, self.tracker.update(t, found), logits[i, 0], transforms[i], t)
+        results = [FrameResult(found, self.tracker.update(t, found, (transforms[i].src_width, transforms[i].src_height)),
+                               logits[i, 0], transforms[i], t)
                    for i, (found, t) in enumerate(zip(detections, times))]
         clock.lap("track")
         for stage in self.stages:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from heatmapnet.evaluate.metrics import PointMetrics
+from heatmapnet.evaluate.metrics import PointMetrics, recall_by_size
 from heatmapnet.runtime.decode import DecodeConfig, decode
 from heatmapnet.train.targets import TargetConfig, ignore_extent
 
@@ -69,13 +69,15 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
              show_progress: bool = False) -> tuple[dict, EpochStats]:
     """Validation losses and point metrics (detections and hands both in network-input pixels).
 
-    Detections inside an `other` hand's ignore region count neither way, as in the loss.
+    Detections inside an `other` hand's ignore region count neither way, as in the loss. Recall is also
+    reported per hand-size bucket at the operating threshold (hands are already in input pixels).
     """
     model.eval()
     metrics = PointMetrics(ignore_radius=lambda hand: ignore_extent(hand, stride, target) * stride)
     stats = EpochStats()
     totals: dict[str, float] = {}
     steps = 0
+    matches = []
     ranking = DecodeConfig(threshold=min(RANKING_THRESHOLD, decode_config.threshold), top_k=decode_config.top_k,
                            nms_kernel=decode_config.nms_kernel, refine=decode_config.refine)
     for batch in tqdm(loader, desc="validate", unit="batch", disable=not show_progress, leave=False):
@@ -90,7 +92,7 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
         size = outputs.get("size")
         detections = decode(outputs["heatmap"].cpu(), None if size is None else size.cpu(), stride, ranking)
         for found, hands in zip(detections, batch["hands"]):
-            metrics.update(found, hands)
+            matches.append(metrics.update(found, hands))
         stats.images += len(batch["image"])
         stats.last_batch, stats.last_outputs = batch, outputs
     stats.losses = {name: value / max(steps, 1) for name, value in totals.items()}
@@ -98,4 +100,6 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
     if stats.images:
         summary["best_threshold"] = metrics.best_threshold()
         summary["operating_threshold"] = metrics.best_threshold(OPERATING_F1_TOLERANCE)
+        operating = summary["operating_threshold"] or decode_config.threshold
+        summary["recall_by_size"] = recall_by_size(((match, 1.0) for match in matches), operating)
     return summary, stats
