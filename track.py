@@ -68,8 +68,9 @@ def check_settings(cfg: DictConfig) -> None:
 def open_tracker(cfg: DictConfig) -> HandTracker:
     stages = pose_stages(cfg.pose, cfg.pose_smoothing, cfg.track.fallback_size)
     stages += [stage for stage in (gesture_stage(cfg.get("gestures")),) if stage is not None]
-    return HandTracker(cfg.checkpoint, runtime=cfg.runtime, threads=cfg.threads, device=cfg.device,
-                       input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track, stages=stages)
+    return HandTracker(cfg.checkpoint, runtime=cfg.runtime, precision=cfg.precision, threads=cfg.threads,
+                       device=cfg.device, input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track,
+                       stages=stages)
 
 
 def run_inputs(cfg: DictConfig, tracker: HandTracker) -> dict[str, Path]:

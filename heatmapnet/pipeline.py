@@ -28,20 +28,32 @@ SHIPPED = PACKAGE / "shipped"
 ONNX_RUNTIMES = ("onnxruntime", "opencv")
 
 
-def shipped_model(runtime: str) -> Path:
-    """The default model: the ONNX copy for ONNX runtimes, the `.pt` for torch (the same weights)."""
+PRECISIONS = ("fp32", "int8")
+
+
+def shipped_model(runtime: str, precision: str = "fp32") -> Path:
+    """The default model: the ONNX copy for ONNX runtimes (or its int8 quantisation), the `.pt` for torch."""
+    if precision not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "int8":
+        if runtime == "torch":
+            raise UserError("precision=int8 is an ONNX model: use runtime=onnxruntime")
+        return SHIPPED / "heatmapnet.int8.onnx"
     return SHIPPED / ("heatmapnet.pt" if runtime == "torch" else "heatmapnet.onnx")
 
 
-def resolve_model(checkpoint, runtime: str) -> Path:
-    """The file a runtime opens for `checkpoint` (None: the shipped model).
+def resolve_model(checkpoint, runtime: str, precision: str = "fp32") -> Path:
+    """The file a runtime opens for `checkpoint` (None: the shipped model, in `precision`).
 
     A relative path is looked up in the working directory, then beside the package (where the shipped
     models live). A `.pt` given to an ONNX runtime is exported once and cached (heatmapnet/export/cache.py);
     that needs PyTorch, and without it the error says to use an `.onnx` file.
     """
     if checkpoint is None:
-        return shipped_model(runtime)
+        return shipped_model(runtime, precision)
+    if precision != "fp32":
+        raise UserError(f"precision={precision} picks a copy of the shipped model; quantise your own with "
+                        f"`python -m heatmapnet.export.quantize model=... data=...` and pass it as checkpoint=")
     path = Path(str(checkpoint)).expanduser()
     if not path.is_absolute() and not path.exists() and (PACKAGE.parent / path).exists():
         path = PACKAGE.parent / path
@@ -101,10 +113,10 @@ class NoClock:
 class HandTracker:
     """Frames in, tracked hands out. Call it once per frame with the frame's time in seconds."""
 
-    def __init__(self, checkpoint=None, runtime: str = "onnxruntime", threads: int | None = None,
-                 device: str = "cpu", input_size: tuple[int, int] | None = None, decode: dict | None = None,
+    def __init__(self, checkpoint=None, runtime: str = "onnxruntime", precision: str = "fp32",
+                 threads: int | None = None, device: str = "cpu", input_size: tuple[int, int] | None = None, decode: dict | None = None,
                  track: dict | TrackerConfig | None = None, stages: list[Stage] = ()):
-        self.model_path = resolve_model(checkpoint, runtime)
+        self.model_path = resolve_model(checkpoint, runtime, precision)
         self.runtime = open_runtime(runtime, self.model_path, threads=threads, device=device)
         if input_size is not None:
             size = list(input_size)
