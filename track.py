@@ -16,14 +16,17 @@ import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from heatmapnet.config import exits_cleanly, run_entry_point
+from heatmapnet.config import exits_cleanly, run_entry_point, typed
 from heatmapnet.errors import UserError
+from heatmapnet.keypoints.model_file import open_keypoints
+from heatmapnet.keypoints.stage import KeypointStage
 from heatmapnet.outputs.overlay import Trails, annotate, heatmap_overlay
 from heatmapnet.outputs.records import frame_record
 from heatmapnet.outputs.sinks import make_outputs, open_outputs
 from heatmapnet.outputs.window import Viewer, use_display
 from heatmapnet.pipeline import HandTracker
 from heatmapnet.sources.capture import CaptureThread, open_source
+from heatmapnet.tracking.smoothing import OneEuroConfig
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "track.yaml"
 STAGES = ("wait", "preprocess", "model", "decode", "track", "draw", "write")  # and one per pipeline stage
@@ -58,9 +61,20 @@ def check_settings(cfg: DictConfig) -> None:
     require(isinstance(cfg.batch, int) and cfg.batch > 0, f"batch must be a positive integer, not {cfg.batch!r}")
 
 
+def open_stages(cfg: DictConfig) -> list:
+    """The steps after tracking that the settings turn on (keypoints=null turns the keypoint model off)."""
+    stages = []
+    if cfg.keypoints is not None:
+        smoothing = typed(OneEuroConfig, cfg.keypoint_smoothing, "keypoint_smoothing") \
+            if cfg.keypoint_smoothing is not None else None
+        stages.append(KeypointStage(open_keypoints(cfg.keypoints, cfg.runtime, cfg.threads), smoothing,
+                                    mirrored=bool(cfg.get("mirror", False))))
+    return stages
+
+
 def open_tracker(cfg: DictConfig) -> HandTracker:
     return HandTracker(cfg.checkpoint, runtime=cfg.runtime, threads=cfg.threads, device=cfg.device,
-                       input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track)
+                       input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track, stages=open_stages(cfg))
 
 
 def batches(capture, size: int, limit: int | None):
@@ -103,7 +117,7 @@ def track(cfg: DictConfig) -> dict:
                         count = len(result.tracks)
                         annotated = annotate(background, result.detections, result.tracks,
                                              trails.update(result.tracks),
-                                             f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}")
+                                             f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}", result.extras)
                         action = viewer.show(annotated) if viewer else None
                     clock.lap("draw")
                     record = frame_record(frame, result.detections, result.tracks, result.extras, result.events)
