@@ -1,9 +1,9 @@
 """What a keypoint model is (torch-free): crop size and context, codec, backbone. Saved in its .pt and .onnx."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from heatmapnet.config import dataclass_from
+from heatmapnet.model.config import plain_with_normalization, with_normalization
 from heatmapnet.runtime.preprocess import Normalization
 
 CODECS = ("simcc", "heatmap", "regression")
@@ -35,14 +35,7 @@ class KeypointConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "KeypointConfig":
-        values = dict(values)
-        if isinstance(values.get("normalization"), dict):
-            norm = dataclass_from(Normalization, values["normalization"], "keypoints.model.normalization")
-            values["normalization"] = Normalization(tuple(norm.mean), tuple(norm.std), norm.color)
-        return dataclass_from(cls, values, "keypoints.model")
+        return with_normalization(cls, values, "keypoints.model")
 
     def to_dict(self) -> dict:
-        values = asdict(self)
-        values["normalization"] = {k: list(v) if isinstance(v, tuple) else v
-                                   for k, v in values["normalization"].items()}
-        return values
+        return plain_with_normalization(self)

@@ -87,21 +87,23 @@ def evaluate(model: KeypointNet, cache: CropCache, batch_size: int = 256) -> dic
     return report
 
 
-def prepare(cfg) -> tuple[KeypointConfig, CropCache, CropCache, list[str]]:
-    """Config, training and validation crop caches, and the validation videos, from the `keypoints` section."""
+def prepare(cfg, training: bool = True) -> tuple[KeypointConfig, CropCache | None, CropCache, list[str]]:
+    """Config, training (unless `training` is false) and validation crop caches, and the validation videos,
+    from the `keypoints` section."""
     section = cfg.keypoints
     config = KeypointConfig.from_dict(plain(section.model))
     samples = read_hands(OmegaConf.to_container(section.data, resolve=True))
     train_samples, val_samples = split_hands(samples, float(section.val_fraction), int(cfg.seed))
     val_videos = sorted({f"{s.dataset}:{s.video}" for s in val_samples if s.video is not None})
-    return (config, cache_crops(train_samples, config, "training crops"), cache_crops(val_samples, config, "validation crops"),
-            val_videos)
+    train_cache = cache_crops(train_samples, config, "training crops") if training else None
+    return config, train_cache, cache_crops(val_samples, config, "validation crops"), val_videos
 
 
 def fit(config: KeypointConfig, train_cache: CropCache, val_cache: CropCache, schedule: dict,
         augment: KeypointAugment, seed: int, label: str = "", save=None) -> tuple[KeypointNet, dict, float]:
     """Train one network for `schedule["steps"]` steps; returns it, its validation report and seconds taken.
-    A line every `REPORT_EVERY` steps (logs of background runs show progress too), and `save(model)` then."""
+    `stop_after` ends it early on the same learning-rate schedule (runs cut short by a CPU budget stay comparable
+    step for step). A line every `REPORT_EVERY` steps (background runs show progress), and `save(model, step)` then."""
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     model = KeypointNet(config).train()
@@ -109,7 +111,8 @@ def fit(config: KeypointConfig, train_cache: CropCache, val_cache: CropCache, sc
     steps = int(schedule["steps"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps, int(schedule["warmup_steps"])))
     started, running = time.perf_counter(), None
-    with tqdm(range(steps), desc=f"training {label or config.codec}", unit="step", disable=None) as bar:
+    stop_after = min(int(schedule.get("stop_after") or steps), steps)  # a time-boxed part of the schedule
+    with tqdm(range(stop_after), desc=f"training {label or config.codec}", unit="step", disable=None) as bar:
         for step in bar:
             batch = batch_of(train_cache, rng.integers(0, len(train_cache), schedule["batch_size"]), config, augment, rng)
             loss = keypoint_loss(config, model(batch["crops"]), batch)
@@ -123,9 +126,15 @@ def fit(config: KeypointConfig, train_cache: CropCache, val_cache: CropCache, sc
                 print(f"{label or config.codec}: step {step + 1}/{steps}, loss {running:.3f}, "
                       f"{time.perf_counter() - started:.0f} s", flush=True)
                 if save:
-                    save(model)
+                    save(model, step + 1)
     seconds = time.perf_counter() - started
     return model, evaluate(model, val_cache), seconds
+
+
+def save_snapshot(out: Path, model: KeypointNet, meta: dict, step: int) -> None:
+    """`last.pt` and `step_N.pt` (for comparing runs at the same step)."""
+    for name in ("last.pt", f"step_{step}.pt"):
+        save_keypoints(out / "checkpoints" / name, model, {**meta, "step": step})
 
 
 def train(cfg) -> dict:
@@ -140,7 +149,7 @@ def train(cfg) -> dict:
     meta = {"val_videos": val_videos, "train_hands": len(train_cache), "seed": int(cfg.seed),
             "data": OmegaConf.to_container(section.data, resolve=True), "train": plain(section.train)}
     model, report, seconds = fit(config, train_cache, val_cache, plain(section.train), augment, int(cfg.seed),
-                                 save=lambda partial: save_keypoints(out / "checkpoints" / "last.pt", partial, meta))
+                                 save=lambda partial, step: save_snapshot(out, partial, meta, step))
     meta.update(val=report, train_seconds=round(seconds, 1))
     save_keypoints(out / "checkpoints" / "last.pt", model, meta)
     (out / "report.json").write_text(json.dumps(meta, indent=2))
