@@ -5,7 +5,7 @@
 1. The keypoint model alone under ONNX Runtime on batches of 1, 2 and 4 hand crops, next to the shipped
    detector's model call on one 320x240 frame in the same run (the reference: about 5.7 ms in DESIGN.md).
 2. `HandTracker` (shipped detector and keypoint models, ONNX Runtime) on 320x240 webcam10 frames that show two
-   hands (each frame held for 5 frames so the tracks confirm), with and without the keypoint stage, alternating.
+   hands (each held for 10 frames, the tracker reset between them), with and without the keypoint stage, alternating.
 Medians (milliseconds) and the best of 3 for FPS: the least disturbed by other work on a shared machine.
 MediaPipe's landmark model is not installed here; DESIGN.md's 15-16 ms per 320x240 frame (detector and
 landmarks together, 2 threads) is the figure to compare the end-to-end numbers with.
@@ -49,11 +49,12 @@ def two_hand_frames(count: int) -> list[np.ndarray]:
     return [cv2.imread(str(DATA / name)) for name in names[:count]]
 
 
-def tracking_fps(tracker: HandTracker, frames: list[np.ndarray], hold: int = 5) -> tuple[float, float]:
-    """(frames per second, keypointed hands per frame) over the frames, each shown `hold` times."""
-    tracker.reset()
+def tracking_fps(tracker: HandTracker, frames: list[np.ndarray], hold: int = 10) -> tuple[float, float]:
+    """(frames per second, keypointed hands per frame) over the frames, each shown `hold` times as a scene of its
+    own (the tracker is reset between them, so no track coasts from one picture into the next)."""
     started, hands, shown = time.perf_counter(), 0, 0
     for index, frame in enumerate(frames):
+        tracker.reset()
         for repeat in range(hold):
             result = tracker.process(frame, (index * hold + repeat) / 30)
             hands += len(result.extras)
@@ -83,7 +84,7 @@ def main() -> None:
     if not DATA.is_dir():
         print(f"{DATA} not present: end-to-end tracking skipped")
         return
-    frames = two_hand_frames(args.frames // 5)
+    frames = two_hand_frames(args.frames // 10)
     plain = HandTracker(runtime="onnxruntime", threads=args.threads, track={"min_hits": 1})
     with_keypoints = HandTracker(runtime="onnxruntime", threads=args.threads, track={"min_hits": 1},
                                  stages=[KeypointStage(keypoints)])
