@@ -18,9 +18,11 @@ import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from heatmapnet.config import exits_cleanly, run_entry_point
+from heatmapnet.config import exits_cleanly, run_entry_point, typed
 from heatmapnet.errors import UserError
 from heatmapnet.gestures.stage import gesture_stage
+from heatmapnet.keypoints.model_file import open_keypoints
+from heatmapnet.keypoints.stage import KeypointStage
 from heatmapnet.outputs.base import ReaderGone
 from heatmapnet.outputs.overlay import RecentGestures, Trails, annotate, heatmap_overlay
 from heatmapnet.outputs.records import frame_record
@@ -29,6 +31,7 @@ from heatmapnet.outputs.window import Viewer, use_display
 from heatmapnet.pipeline import HandTracker
 from heatmapnet.poses.stage import pose_stages
 from heatmapnet.sources.capture import CaptureThread, open_source
+from heatmapnet.tracking.smoothing import OneEuroConfig
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "track.yaml"
 STAGES = ("wait", "preprocess", "model", "decode", "track", "draw", "write")  # and one per pipeline stage
@@ -65,12 +68,23 @@ def check_settings(cfg: DictConfig) -> None:
         require(isinstance(cfg[switch], bool), f"{switch} must be true or false, not {cfg[switch]!r}")
 
 
-def open_tracker(cfg: DictConfig) -> HandTracker:
+def open_stages(cfg: DictConfig) -> list:
+    """The steps after tracking that the settings turn on, in order: pose, keypoints, gestures (each off
+    when its setting is null)."""
     stages = pose_stages(cfg.pose, cfg.pose_smoothing, cfg.track.fallback_size)
+    if cfg.keypoints is not None:
+        smoothing = typed(OneEuroConfig, cfg.keypoint_smoothing, "keypoint_smoothing") \
+            if cfg.keypoint_smoothing is not None else None
+        stages.append(KeypointStage(open_keypoints(cfg.keypoints, cfg.runtime, cfg.threads), smoothing,
+                                    mirrored=bool(cfg.get("mirror", False))))
     stages += [stage for stage in (gesture_stage(cfg.get("gestures")),) if stage is not None]
+    return stages
+
+
+def open_tracker(cfg: DictConfig) -> HandTracker:
     return HandTracker(cfg.checkpoint, runtime=cfg.runtime, precision=cfg.precision, threads=cfg.threads,
                        device=cfg.device, input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track,
-                       stages=stages)
+                       stages=open_stages(cfg))
 
 
 def run_inputs(cfg: DictConfig, tracker: HandTracker) -> dict[str, Path]:

@@ -1,7 +1,7 @@
 """Train a HeatmapNet: `python train.py loss=masked_bce` (see configs/train.yaml for every option).
 
-`task` picks what is trained (the detector by default, `experiment=pose` the pose classifier); each task's
-training code is imported only when chosen.
+`task` picks what is trained (configs/train.yaml): the hand detector (default), or a model that works on its
+tracks (`experiment=pose`, `experiment=keypoints`); each task's module is imported only when chosen.
 """
 import importlib
 import os
@@ -13,11 +13,15 @@ import hydra  # noqa: E402
 from heatmapnet.config import exits_cleanly, run_entry_point  # noqa: E402
 from heatmapnet.errors import UserError  # noqa: E402
 
-TASKS = {"heatmap": "heatmapnet.train.loop:train", "pose": "heatmapnet.poses.training:train"}
+TASKS = {
+    "heatmap": "heatmapnet.train.loop:train",
+    "pose": "heatmapnet.poses.training:train",
+    "keypoints": "heatmapnet.keypoints.train:train",
+}
 
 
 def task_function(task: str):
-    """The `train(cfg)` function of a task, imported on demand."""
+    """The training function of `task` (TASKS: "module:function"), imported now."""
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
     module, function = TASKS[task].split(":")

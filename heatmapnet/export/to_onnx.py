@@ -57,12 +57,13 @@ class ExportGraph(nn.Module):
         self.register_buffer("mean", torch.tensor(norm.mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(norm.std, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("bgr_order", torch.tensor([2, 1, 0]))
+        self.output_names = OUTPUTS  # graph outputs, in order, of those the model returns
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.to_bgr:
             image = torch.index_select(image, 1, self.bgr_order)
         outputs = self.model((image - self.mean) / self.std)
-        return tuple(outputs[name] for name in OUTPUTS if name in outputs)
+        return tuple(outputs[name] for name in self.output_names if name in outputs)
 
 
 def set_metadata(model, metadata: dict[str, str]) -> None:

@@ -24,18 +24,27 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        values = dict(values)
-        if isinstance(values.get("normalization"), dict):
-            norm = dataclass_from(Normalization, values["normalization"], "model.normalization")
-            values["normalization"] = Normalization(tuple(norm.mean), tuple(norm.std), norm.color)
-        return dataclass_from(cls, values, "model")
+        return with_normalization(cls, values, "model")
 
     def to_dict(self) -> dict:
-        values = asdict(self)
-        values["normalization"] = {k: list(v) if isinstance(v, tuple) else v
-                                   for k, v in values["normalization"].items()}
-        return values
+        return plain_with_normalization(self)
 
     def transform_for(self, width: int, height: int) -> FrameTransform:
         """The resize that turns a width x height frame into this model's input."""
         return FrameTransform(width, height, self.input_width, self.input_height, self.resize)
+
+
+def with_normalization(cls, values: dict, section: str):
+    """A config dataclass with a `normalization` field from a plain dict (as saved in checkpoints)."""
+    values = dict(values)
+    if isinstance(values.get("normalization"), dict):
+        norm = dataclass_from(Normalization, values["normalization"], f"{section}.normalization")
+        values["normalization"] = Normalization(tuple(norm.mean), tuple(norm.std), norm.color)
+    return dataclass_from(cls, values, section)
+
+
+def plain_with_normalization(config) -> dict:
+    """The inverse of `with_normalization`: plain lists and strings, for checkpoints and JSON metadata."""
+    values = asdict(config)
+    values["normalization"] = {k: list(v) if isinstance(v, tuple) else v for k, v in values["normalization"].items()}
+    return values

@@ -10,6 +10,7 @@ from collections import deque
 import cv2
 import numpy as np
 
+from heatmapnet.keypoints.layout import SKELETON
 from heatmapnet.runtime.preprocess import FrameTransform
 from heatmapnet.tracking.tracker import TrackedHand
 
@@ -82,6 +83,16 @@ def draw_track(canvas: np.ndarray, track: TrackedHand, trail, pose: str | None =
                 cv2.LINE_AA)
 
 
+def draw_skeleton(canvas: np.ndarray, keypoints: list, colour: tuple[int, int, int], min_score: float = 0.2) -> None:
+    """A hand's 21 keypoints ([x, y, score], frame pixels) as bones and joints; unsure points are left out."""
+    points = [(round(x), round(y)) if score is not None and score >= min_score else None for x, y, score in keypoints]
+    for a, b in SKELETON:
+        if points[a] and points[b]:
+            cv2.line(canvas, points[a], points[b], colour, 2, cv2.LINE_AA)
+    for point in filter(None, points):
+        cv2.circle(canvas, point, 3, TEXT_COLOUR, -1, cv2.LINE_AA)
+
+
 def draw_status(canvas: np.ndarray, text: str) -> None:
     """A line of text (FPS, hand count) in the top-left corner, on a dark band for contrast."""
     (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
@@ -120,11 +131,14 @@ def annotate(frame: np.ndarray, detections: np.ndarray, tracks: list[TrackedHand
              extras: dict[int, dict] | None = None) -> np.ndarray:
     """A copy of the frame (or of its `heatmap_overlay`) with detections, tracks, a status line and the
     gesture events of the last moment (`RecentGestures`); `extras` (the stages' per-track fields) adds each
-    track's `pose` beside its id."""
+    track's skeleton (keypoints) and its `pose` beside its id."""
     canvas = frame.copy()
     draw_detections(canvas, detections)
     for track in tracks:
-        draw_track(canvas, track, trails.get(track.id, ()), (extras or {}).get(track.id, {}).get("pose"))
+        extra = (extras or {}).get(track.id, {})
+        if "keypoints" in extra:
+            draw_skeleton(canvas, extra["keypoints"], colour_for(track.id))
+        draw_track(canvas, track, trails.get(track.id, ()), extra.get("pose"))
     if status:
         draw_status(canvas, status)
     draw_gestures(canvas, list(gestures))
