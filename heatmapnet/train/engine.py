@@ -68,7 +68,7 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
     metrics = PointMetrics(ignore_radius=lambda hand: ignore_extent(hand, stride, target) * stride)
     stats = EpochStats()
     totals: dict[str, float] = {}
-    steps = 0
+    steps = empty_frames = empty_false_alarms = 0
     ranking = DecodeConfig(threshold=min(RANKING_THRESHOLD, decode_config.threshold), top_k=decode_config.top_k,
                            nms_kernel=decode_config.nms_kernel, refine=decode_config.refine)
     for batch in tqdm(loader, desc="validate", unit="batch", disable=not show_progress, leave=False):
@@ -83,7 +83,10 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
         size = outputs.get("size")
         detections = decode(outputs["heatmap"].cpu(), None if size is None else size.cpu(), stride, ranking)
         for found, hands in zip(detections, batch["hands"]):
-            metrics.update(found, hands)
+            match = metrics.update(found, hands)
+            if not hands:  # a frame labelled "no hands here": every detection on it is a false alarm
+                empty_frames += 1
+                empty_false_alarms += len(match.false_alarms(decode_config.threshold))
         stats.images += len(batch["image"])
         stats.last_batch, stats.last_outputs = batch, outputs
     stats.losses = {name: value / max(steps, 1) for name, value in totals.items()}
@@ -91,4 +94,5 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
     if stats.images:
         summary["best_threshold"] = metrics.best_threshold()
         summary["operating_threshold"] = metrics.best_threshold(OPERATING_F1_TOLERANCE)
+        summary["empty_frames"], summary["empty_frame_false_alarms"] = empty_frames, empty_false_alarms
     return summary, stats
