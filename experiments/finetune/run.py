@@ -2,6 +2,9 @@
 
     nice -n 10 python experiments/finetune/run.py [frames=25,50,100,200] [seed=0] [out=outputs/finetune]
 
+Results go to experiments/finetune/results_seed<S>.json (and .md); finished N are kept, so a rerun only adds
+what is missing. Reports and runs go under `out`.
+
 The scene: webcam4's `1hand`, `hand` and `volctl` phone videos re-filmed by a filming-like transform (camera on
 its side, so the frames are landscape with hands entering sideways; 426x240 like a cheap webcam; dim, warm light;
 sensor noise), written as mp4 videos. Its labels are webcam4's MediaPipe boxes carried through the same
@@ -173,6 +176,29 @@ def score(checkpoint: Path, name: str, out: Path) -> dict:
     return result
 
 
+def shown(value, spec=".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def summary(results: dict) -> str:
+    """The Markdown table of a results file: the shipped model, then one row per N."""
+    def misses(test):
+        return round(test["hands"] * (1 - (test["recall"] or 0.0)))
+
+    lines = ["| model | labelled frames | labelling min | fine-tune CPU min | threshold | test F1 | point AP | "
+             "precision | recall | misses | median error px | " + " | ".join(f"{d} F1" for d in OWN_VALIDATION) + " |",
+             "|---" * (11 + len(OWN_VALIDATION)) + "|"]
+    for key in ["shipped"] + sorted((k for k in results if k != "shipped"), key=lambda k: int(k[1:])):
+        row = results[key]
+        test = row["test"]
+        lines.append(f"| {key} | {row.get('frames', 0)} | {row.get('labelling_minutes', '')} | "
+                     f"{row.get('cpu_minutes', '')} | {row.get('threshold', 0.29)} | {shown(test['f1'])} | "
+                     f"{shown(test['point_ap'])} | {shown(test['precision'])} | {shown(test['recall'])} | "
+                     f"{misses(test)} of {test['hands']} | {shown(test['median_error_px'], '.1f')} | "
+                     + " | ".join(shown(row[d]["f1"]) for d in OWN_VALIDATION) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"frames": "25,50,100,200", "seed": 0, "out": str(REPO / "outputs" / "finetune")},
                             "finetune experiment")
@@ -195,6 +221,9 @@ def main(argv: list[str]) -> None:
         results_path.write_text(json.dumps(results, indent=2) + "\n")
         print(f"{key}: F1 {results[key]['test']['f1']:.3f} on the test frames, {tuned['cpu_minutes']} CPU minutes",
               flush=True)
+    table = summary(results)
+    results_path.with_suffix(".md").write_text(table)
+    print(table)
 
 
 if __name__ == "__main__":
