@@ -61,8 +61,11 @@ class Backbone(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        for layer in self._frozen():
+        frozen = self._frozen()
+        for layer in frozen:
             layer.eval()
+        if len(frozen) == len(self.body):  # wholly frozen: the container too
+            self.body.eval()
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
