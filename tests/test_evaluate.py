@@ -151,7 +151,7 @@ def test_help_prints_the_usage(evaluate, capsys):
 
 def test_split_val_evaluates_only_the_frames_training_held_out(evaluate, dataset, tmp_path):
     from heatmapnet.data.coco import CocoReader
-    from heatmapnet.data.dataset import datasets_in
+    from heatmapnet.data.registry import datasets_in
     from heatmapnet.data.split import split_samples
 
     data = {"name": "blobs", "reader": "coco", "root": str(dataset), "options": {}, "split": {"by": "video",

@@ -177,7 +177,7 @@ def test_real_phone_video_runs_upright_and_prints_the_summary(tmp_path, checkpoi
                      f"output.jsonl={tmp_path}/tracks.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"tracked 12 frames from {video}" in result.stderr
-    assert all(f"{stage} " in result.stdout for stage in ("read", "preprocess", "model", "decode", "track", "draw"))
+    assert all(f"{stage} " in result.stderr for stage in ("read", "preprocess", "model", "decode", "track", "draw"))
     records = read_jsonl(tmp_path / "tracks.jsonl")
     assert len(records) == 12 and {(r["width"], r["height"]) for r in records} == {(480, 852)}
     for record in records:

@@ -102,3 +102,14 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     assert (tmp_path / "checkpoints" / "last.pt").is_file()
     assert done.stdout.count("training mobilenet_v2") == 1  # only rank 0 logs
     assert "on 2 process(es)" in done.stdout
+
+
+def test_hydra_run_dir_is_where_the_run_writes(tmp_path):
+    """lightning-hydra-template's convention: `hydra.run.dir=DIR` puts this run's outputs in DIR."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(REPO / "train.py"), "debug=tiny", "threads=1",
+                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))

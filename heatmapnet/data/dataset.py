@@ -17,7 +17,7 @@ from heatmapnet.config import plain
 from heatmapnet.data.augment import AugmentConfig, augment, fit
 from heatmapnet.data.hands import Sample
 from heatmapnet.data.loading import load_rgb
-from heatmapnet.data.registry import make_reader
+from heatmapnet.data.registry import datasets_in, make_reader
 from heatmapnet.data.split import mix_weights, split_samples
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.train.targets import TargetConfig, encode
@@ -125,10 +125,3 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
     return DataSplit(HandDataset(train_samples, model, target, augmentation, seed),
                      HandDataset(val_samples, model, target, None, seed),
                      mix_weights(train_groups, weights), summary)
-
-
-def datasets_in(config: dict) -> dict[str, dict]:
-    """The data config's own dataset (reader/root/options/weight) followed by any in `mix`."""
-    main = {key: config[key] for key in ("reader", "root", "options", "weight") if key in config}
-    return {config.get("name", main["reader"]): main, **config.get("mix", {})}
-

@@ -36,3 +36,9 @@ def make_reader(name: str, **options) -> Reader:
     except TypeError as error:  # an option this reader does not take (e.g. a COCO option on another reader)
         raise UserError(f"dataset reader {name!r} does not take the options {sorted(options)} ({error}); "
                         f"remove them from the data config") from None
+
+
+def datasets_in(config: dict) -> dict[str, dict]:
+    """The data config's own dataset (reader/root/options/weight) followed by any in `mix`."""
+    main = {key: config[key] for key in ("reader", "root", "options", "weight") if key in config}
+    return {config.get("name", main["reader"]): main, **config.get("mix", {})}

@@ -2,7 +2,7 @@
 
     python -m heatmapnet.evaluate checkpoint=PATH data=FOLDER [annotations=annotations.json]
         [split_by_video=true] [split=all|train|val] [out=DIR] [threshold=T] [decode_threshold=0.05]
-        [limit=N] [runtime=torch] [threads=2] [samples=12] [refine=weighted|quadratic|quarter|argmax]
+        [limit=N] [runtime=onnxruntime|opencv|torch] [threads=N] [samples=12] [refine=weighted|quadratic|quarter|argmax]
 
 `split=val` (or `train`) evaluates only the frames the checkpoint held out (or trained on): the
 folder's reader options and the split are taken from the training config stored in the checkpoint.
@@ -30,18 +30,16 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from heatmapnet.data.coco import CocoReader
-from heatmapnet.data.dataset import datasets_in
 from heatmapnet.data.hands import OPEN, Sample
 from heatmapnet.data.loading import load_rgb
-from heatmapnet.data.registry import make_reader
+from heatmapnet.data.registry import datasets_in, make_reader
 from heatmapnet.data.split import split_samples
 from heatmapnet.errors import UserError
 from heatmapnet.evaluate.metrics import ImageMatch, PointMetrics
-from heatmapnet.model.checkpoint import read_checkpoint
 from heatmapnet.runtime.decode import checked_refine
 from heatmapnet.runtime.detector import HandDetector
 from heatmapnet.runtime.preprocess import FrameTransform
-from heatmapnet.runtime.runtimes import open_runtime
+from heatmapnet.runtime.runtimes import default_threads, open_runtime
 
 NO_VIDEO = "(no video)"
 STAGES = ("prepare", "infer", "decode")
@@ -60,8 +58,8 @@ class EvaluateConfig:
     threshold: Optional[float] = None  # operating threshold; None: the checkpoint's
     decode_threshold: float = 0.05  # nothing below it reaches the metrics
     limit: Optional[int] = None  # evaluate N frames spread evenly over the dataset
-    runtime: str = "torch"
-    threads: int = 2
+    runtime: Optional[str] = None  # None: onnxruntime for .onnx files, torch for .pt checkpoints
+    threads: Optional[int] = None  # None: every core (at most 8), as in tracking
     samples: int = 12  # frames on the sample sheet
     refine: Optional[str] = None  # sub-pixel refinement; None: the checkpoint's
 
@@ -85,7 +83,7 @@ def parse_args(argv: list[str]) -> EvaluateConfig:
     if config.limit is not None and config.limit < 1:
         raise UserError(f"limit must be a positive number of frames, got {config.limit}")
     checked_refine(config.refine)
-    if config.samples < 0 or config.threads < 1:
+    if config.samples < 0 or (config.threads is not None and config.threads < 1):
         raise UserError(f"samples must be >= 0 and threads >= 1, got samples={config.samples}, threads={config.threads}")
     return config
 
@@ -112,6 +110,8 @@ def training_split(config: EvaluateConfig, root: Path) -> list[Sample]:
     """This folder's train or val frames exactly as the checkpoint's training run split them."""
     if config.split not in ("train", "val"):
         raise UserError(f"split must be all, train or val, got {config.split!r}")
+    from heatmapnet.model.checkpoint import read_checkpoint  # a .pt's training metadata: needs PyTorch
+
     meta = read_checkpoint(config.checkpoint).get("meta", {})
     data = meta.get("data")
     if not data:
@@ -126,6 +126,11 @@ def training_split(config: EvaluateConfig, root: Path) -> list[Sample]:
                     f"(use split=all)")
 
 
+def runtime_for(model) -> str:
+    """The runtime a model file needs when none is named: ONNX Runtime for exports, PyTorch for checkpoints."""
+    return "onnxruntime" if Path(str(model)).suffix == ".onnx" else "torch"
+
+
 @dataclass
 class FrameResult:
     sample: Sample
@@ -136,7 +141,7 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
     """Detect on every frame, accumulate metrics overall and per video, write the three report files.
     `pooled` also receives every frame's outcome, to pool several datasets' evaluations."""
     samples = load_samples(config)
-    runtime = open_runtime(config.runtime, config.checkpoint, threads=config.threads)
+    runtime = open_runtime(config.runtime or runtime_for(config.checkpoint), config.checkpoint, threads=config.threads)
     threshold = runtime.decode_config.threshold if config.threshold is None else config.threshold
     if config.decode_threshold > threshold:
         raise UserError(f"decode_threshold ({config.decode_threshold}) must not exceed threshold ({threshold})")
@@ -165,8 +170,8 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
         "checkpoint": str(Path(config.checkpoint).expanduser().absolute()),
         "data": str(Path(config.data).expanduser().absolute()),
         "annotations": config.annotations,
-        "runtime": config.runtime,
-        "threads": config.threads,
+        "runtime": runtime.name,
+        "threads": config.threads or default_threads(),
         "model": {key: runtime.model_config.to_dict()[key]
                   for key in ("backbone", "stride", "input_width", "input_height", "resize", "size_head")},
         "decode": {**asdict(detector.decode_config), "threshold": threshold, "decode_threshold": config.decode_threshold},

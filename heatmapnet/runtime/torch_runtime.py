@@ -4,15 +4,20 @@ The only runtime module that imports torch; it is loaded only when chosen.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import torch
+# Idle OpenMP threads sleep instead of spinning (benchmarks/bench_threads.py: on a busy CPU spinning threads
+# slowed PyTorch several-fold). OpenMP reads this when torch loads it, so it is set before the import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from heatmapnet.errors import UserError
-from heatmapnet.model.checkpoint import load_model
-from heatmapnet.runtime.decode import DecodeConfig
-from heatmapnet.runtime.runtimes import Runtime
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from heatmapnet.errors import UserError  # noqa: E402
+from heatmapnet.model.checkpoint import load_model  # noqa: E402
+from heatmapnet.runtime.decode import DecodeConfig  # noqa: E402
+from heatmapnet.runtime.runtimes import Runtime  # noqa: E402
 
 
 def torch_device(name: str) -> torch.device:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from hydra.core.hydra_config import HydraConfig
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
@@ -101,7 +102,7 @@ def train(cfg) -> dict:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(
         schedule.epochs * steps_per_epoch, int(schedule.warmup_epochs * steps_per_epoch)))
 
-    out_dir = Path(cfg.out_dir)
+    out_dir = output_folder(cfg)
     checkpoints = out_dir / "checkpoints"
     start_epoch, best_f1, train_seconds = 0, -1.0, 0.0
     if cfg.get("init") and not cfg.resume:
@@ -180,6 +181,14 @@ def nothing_to_validate(data_config) -> str:
               "time": "raise data.split.val_fraction or label more frames"}.get(by, "raise data.split.val_fraction")
     return (f"no validation frames: splitting by {by} with val_fraction {split.get('val_fraction')} left nothing "
             f"to validate on; {advice}, or validate on the training frames with data.validate_on_train=true")
+
+
+def output_folder(cfg) -> Path:
+    """Where this run writes: Hydra's run folder when Hydra runs it (`hydra.run.dir=DIR`, which defaults to
+    `out_dir`, so `out_dir=DIR` works too), else `out_dir` (a config composed in a test or notebook)."""
+    if HydraConfig.initialized() and HydraConfig.get().runtime.output_dir:
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(cfg.out_dir)
 
 
 def same_layout_weights(path, model_config: ModelConfig, verb: str) -> dict:
