@@ -99,7 +99,8 @@ def _draw_status(bar: np.ndarray, session: Session) -> None:
     markers = session.markers
     flow = sum(m.source == FLOW for m in markers)
     state = {"play": "  [playing]", "propagate": "  [propagating]"}.get(session.mode, "")
-    hands = "no hands here" if _frame_state(session.annotations, session.frame) == "no hands" else f"hands {len(markers)}"
+    negative = _frame_state(session.annotations, session.frame) == "no hands"
+    hands = "no hands here" if negative else f"hands {len(markers)}"
     first = f"frame {session.frame}/{session.annotations.frame_count - 1}  {hands}"
     first += (f" ({flow} flow)" if flow else "") + state + "   ? help"
     second = f"go to frame: {session.goto}_" if session.goto is not None else session.message

@@ -19,7 +19,8 @@ over it, in `.hands.json` files beside the videos; then the documented command r
     python -m heatmapnet.train.release checkpoint=RUN/checkpoints/last.pt out=RUN/mine.pt
 
 and the result is scored against the shipped model on the test frames and on the shipped model's own
-validation splits (egohands4's 100 frames, 300 of webcam10's 1,449 evenly spaced, webcam4's 137), with `python -m heatmapnet.evaluate`'s code. CPU minutes are
+validation splits (egohands4's 100 frames, 300 of webcam10's 1,449 evenly spaced, webcam4's 137), with
+`python -m heatmapnet.evaluate`'s code. CPU minutes are
 the training process's user+system time (the machine is shared, so wall time says little).
 Labelling minutes use the Keystroke-Level Model figures measured on webcam4 by experiments/flow_propagation:
 label-and-go 2.18 s per frame, plus per run going to its first frame (M + 5 K = 2.75 s) and placing its hands
@@ -47,7 +48,7 @@ from heatmapnet.data.coco import CocoReader  # noqa: E402
 from heatmapnet.data.hands import Hand  # noqa: E402
 from heatmapnet.data.hands_json import Annotations, Marker, relative_video  # noqa: E402
 from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
-from heatmapnet.model.checkpoint import read_checkpoint, save_checkpoint, load_model  # noqa: E402
+from heatmapnet.model.checkpoint import load_model, read_checkpoint, save_checkpoint  # noqa: E402
 
 WEBCAM4 = REPO.parent / "shared" / "data" / "webcam4"
 SHIPPED = REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"
@@ -123,11 +124,13 @@ def label(scene: dict, frames: int, folder: Path, out: Path) -> dict:
         candidates = pool(scene[video])
         runs = max(1, math.ceil(share / RUN_LENGTH))
         starts = np.linspace(0, len(candidates) - RUN_LENGTH, runs).round().astype(int)
-        chosen = sorted({candidates[min(s + k, len(candidates) - 1)] for s in starts for k in range(RUN_LENGTH)})[:share]
+        last = len(candidates) - 1
+        chosen = sorted({candidates[min(s + k, last)] for s in starts for k in range(RUN_LENGTH)})[:share]
         markers = {i: tuple(Marker(n + 1, h.x, h.y, h.size / 2) for n, h in enumerate(scene[video][i])) for i in chosen}
         path = folder / f"{video}.hands.json"
         count = 1 + max(scene[video])
-        Store(path).save(Annotations(relative_video(path, out / "scene" / f"{video}.mp4"), 426, 240, FPS, count, markers))
+        video_file = relative_video(path, out / "scene" / f"{video}.mp4")
+        Store(path).save(Annotations(video_file, 426, 240, FPS, count, markers))
         effort += len(chosen) * LABEL_AND_GO_S + runs * GO_TO_FRAME_S
         effort += sum(ADD_HAND_S * len(scene[video][candidates[s]]) for s in starts)
         labelled += len(chosen)
@@ -143,8 +146,9 @@ def fine_tune(labels: Path, run_dir: Path, seed: int, overrides: list[str]) -> d
                    cwd=REPO, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    subprocess.run([sys.executable, "-m", "heatmapnet.train.release", f"checkpoint={run_dir / 'checkpoints' / 'last.pt'}",
-                    f"out={run_dir / 'mine.pt'}"], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "-m", "heatmapnet.train.release",
+                    f"checkpoint={run_dir / 'checkpoints' / 'last.pt'}", f"out={run_dir / 'mine.pt'}"],
+                   cwd=REPO, check=True)
     comparison = json.loads((run_dir / "comparison.json").read_text())
     return {"cpu_minutes": round(cpu / 60, 1), "wall_minutes": round((time.perf_counter() - started) / 60, 1),
             "threshold": read_checkpoint(run_dir / "mine.pt")["decode"]["threshold"],
