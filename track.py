@@ -7,22 +7,27 @@ the inputs end with one `error: ...` line on stderr and exit status 2.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 import time
 from pathlib import Path
 
+import cv2
 import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
 
 from heatmapnet.config import exits_cleanly, run_entry_point
 from heatmapnet.errors import UserError
-from heatmapnet.outputs.overlay import Trails, annotate, heatmap_overlay
+from heatmapnet.gestures.stage import gesture_stage
+from heatmapnet.outputs.base import ReaderGone
+from heatmapnet.outputs.overlay import RecentGestures, Trails, annotate, heatmap_overlay
 from heatmapnet.outputs.records import frame_record
-from heatmapnet.outputs.sinks import make_outputs, open_outputs
+from heatmapnet.outputs.sinks import make_outputs, open_outputs, refuse_overwriting
 from heatmapnet.outputs.window import Viewer, use_display
 from heatmapnet.pipeline import HandTracker
+from heatmapnet.poses.stage import pose_stages
 from heatmapnet.sources.capture import CaptureThread, open_source
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "track.yaml"
@@ -56,11 +61,32 @@ def check_settings(cfg: DictConfig) -> None:
             f"max_frames must be a positive integer or null, not {cfg.max_frames!r}")
     require(isinstance(cfg.trail, int) and cfg.trail >= 0, f"trail must be a whole number of frames, not {cfg.trail!r}")
     require(isinstance(cfg.batch, int) and cfg.batch > 0, f"batch must be a positive integer, not {cfg.batch!r}")
+    for switch in ("realtime", "mirror"):
+        require(isinstance(cfg[switch], bool), f"{switch} must be true or false, not {cfg[switch]!r}")
 
 
 def open_tracker(cfg: DictConfig) -> HandTracker:
+    stages = pose_stages(cfg.pose, cfg.pose_smoothing, cfg.track.fallback_size)
+    stages += [stage for stage in (gesture_stage(cfg.get("gestures")),) if stage is not None]
     return HandTracker(cfg.checkpoint, runtime=cfg.runtime, threads=cfg.threads, device=cfg.device,
-                       input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track)
+                       input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track, stages=stages)
+
+
+def run_inputs(cfg: DictConfig, tracker: HandTracker) -> dict[str, Path]:
+    """Every file this run reads, by what it is: no output may overwrite one of them."""
+    gestures = cfg.get("gestures")
+    templates = gestures if isinstance(gestures, str) else (gestures or {}).get("templates")
+    named = {"source": cfg.source, "pose model": cfg.get("pose"), "gesture templates": templates,
+             "keypoint model": cfg.get("keypoints")}
+    inputs = {what: Path(str(value)) for what, value in named.items()
+              if isinstance(value, str) and value not in ("shipped", "null") and not str(value).isdigit()}
+    return {**inputs, "checkpoint": tracker.model_path}
+
+
+def mirrored(frames):
+    """Frames flipped left-right (mirror=true), before anything looks at them."""
+    for frame in frames:
+        yield dataclasses.replace(frame, image=cv2.flip(frame.image, 1))
 
 
 def batches(capture, size: int, limit: int | None):
@@ -77,19 +103,24 @@ def track(cfg: DictConfig) -> dict:
     outputs = make_outputs(cfg.output)
     tracker = open_tracker(cfg)
     source = open_source(cfg.source, fps=cfg.fps)
-    require(cfg.batch == 1 or not source.live, "batch=N is for video files and image folders; a camera runs batch=1")
+    require(cfg.batch == 1 or not (source.live or cfg.realtime),
+            "batch=N is for video files and image folders played as fast as possible; a camera and realtime=true "
+            "run batch=1")
+    refuse_overwriting(outputs, run_inputs(cfg, tracker))
     open_outputs(outputs, source.fps or cfg.fps)
     viewer = Viewer() if display else None
     wants_image = bool(viewer) or any(output.wants_image for output in outputs)
     trails = Trails(cfg.trail)
+    recent_gestures = RecentGestures()
     show_heatmap = bool(cfg.heatmap)
-    frames, rate, interrupted, action = 0, 0.0, False, None
+    frames, rate, interrupted, action, reader_gone, completed = 0, 0.0, False, None, None, False
     total = min(filter(None, (source.frame_count, cfg.max_frames)), default=None)
     clock = Stopwatch()
     start = previous = clock.last
     try:
-        with CaptureThread(source) as capture, tqdm(total=total, unit="frame", disable=None, leave=False) as bar:
-            for chunk in batches(capture, cfg.batch, cfg.max_frames):
+        with CaptureThread(source, realtime=cfg.realtime) as capture, \
+                tqdm(total=total, unit="frame", disable=None, leave=False) as bar:
+            for chunk in batches(mirrored(capture) if cfg.mirror else capture, cfg.batch, cfg.max_frames):
                 clock.lap("wait")
                 results = tracker.process_batch([frame.image for frame in chunk], [frame.t for frame in chunk], clock)
                 now = clock.last
@@ -103,7 +134,8 @@ def track(cfg: DictConfig) -> dict:
                         count = len(result.tracks)
                         annotated = annotate(background, result.detections, result.tracks,
                                              trails.update(result.tracks),
-                                             f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}")
+                                             f"{rate:.0f} FPS  {count} hand{'s' * (count != 1)}",
+                                             recent_gestures.update(frame.t, result.events), result.extras)
                         action = viewer.show(annotated) if viewer else None
                     clock.lap("draw")
                     record = frame_record(frame, result.detections, result.tracks, result.extras, result.events)
@@ -118,15 +150,20 @@ def track(cfg: DictConfig) -> dict:
                         break
                 if action == "quit":
                     break
-    except KeyboardInterrupt:
-        interrupted = True
+        completed = True
+    except KeyboardInterrupt:  # what was tracked is kept: files are completed, then the exit status says 130
+        interrupted = completed = True
+    except ReaderGone as gone:  # e.g. `python track.py output.jsonl=- | head`: a normal way to stop
+        reader_gone, completed = str(gone), True
     finally:
-        for sink in (*outputs, viewer):
-            if sink:
-                sink.close()
+        for output in outputs:
+            output.close(completed)  # after a failure the previous files stay, not half-written ones
+        if viewer:
+            viewer.close()
     elapsed = time.perf_counter() - start
     summary = {"frames": frames, "seconds": elapsed, "fps": frames / elapsed, "dropped": capture.dropped,
-               "interrupted": interrupted, "source": source.description, "runtime": tracker.runtime.name,
+               "frames_missing": source.frames_missing, "interrupted": interrupted, "reader_gone": reader_gone, "source": source.description,
+               "runtime": tracker.runtime.name,
                "ms": {"read": 1000 * capture.read_seconds / max(capture.frames_read, 1),
                       **{stage: 1000 * seconds / max(frames, 1) for stage, seconds in clock.seconds.items()}}}
     report(summary)
@@ -134,9 +171,13 @@ def track(cfg: DictConfig) -> dict:
 
 
 def report(summary: dict) -> None:
+    if summary["reader_gone"]:
+        print(f"stopped: {summary['reader_gone']}", file=sys.stderr)
     print(f"{'interrupted after' if summary['interrupted'] else 'tracked'} {summary['frames']} frames from "
           f"{summary['source']} in {summary['seconds']:.1f} s: {summary['fps']:.1f} FPS mean "
-          f"({summary['runtime']}), {summary['dropped']} dropped", file=sys.stderr)
+          f"({summary['runtime']}), {summary['dropped']} dropped"
+          + (f", {summary['frames_missing']} missing (the source ended early)" if summary["frames_missing"] else ""),
+          file=sys.stderr)
     print("ms per frame: " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in summary["ms"].items())
           + "  (read runs on the capture thread, overlapped; wait is the time spent waiting for it)", file=sys.stderr)
 
@@ -152,13 +193,16 @@ def print_help() -> None:
           "  python track.py source=0\n"
           "  python track.py source=clip.mp4 output.video=annotated.mp4 output.jsonl=tracks.jsonl\n"
           "  python track.py source=frames/ fps=25 display=false track.smoother=one_euro\n"
-          "  python track.py source=0 runtime=torch checkpoint=runs/DATE/checkpoints/best.pt")
+          "  python track.py source=0 runtime=torch checkpoint=runs/DATE/checkpoints/best.pt\n"
+          "  python track.py source=0 mirror=true output.osc=127.0.0.1:9000 output.websocket=8765\n"
+          "  python track.py source=clip.mp4 realtime=true output.jsonl=- | your_program")
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="track")
 @exits_cleanly
 def hydra_main(cfg: DictConfig) -> None:
-    track(cfg)
+    if track(cfg)["interrupted"]:
+        raise KeyboardInterrupt  # exit status 130, as for train.py: the outputs are already complete
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,6 +18,9 @@ from heatmapnet.sources.video import FrameError, Video
 from .propagation import carry
 from .session import Session
 from .store import VideoInfo, open_annotations
+
+SAVE_EVERY_FRAMES = 10  # --propagate saves (atomically) after this many carried frames ...
+SAVE_EVERY_SECONDS = 2.0  # ... or this long, whichever comes first: a kill loses at most that much
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -51,7 +55,9 @@ def main(argv=None) -> int:
 
 
 def propagate(session: Session, count: int, start: int | None) -> None:
-    """Headless `--propagate`: the same flow steps as `p` in the window, stopping where it would stop."""
+    """Headless `--propagate`: the same flow steps as `p` in the window, stopping where it would stop.
+
+    Saves as it goes (see SAVE_EVERY_*), so a killed run keeps the frames it carried up to its last save."""
     annotations = session.annotations
     if count < 1:
         raise UserError(f"--propagate needs a number of frames >= 1, got {count}")
@@ -63,6 +69,7 @@ def propagate(session: Session, count: int, start: int | None) -> None:
     if not annotations.markers(start):
         raise UserError(f"frame {start} has no hands to propagate: choose a labelled frame with --from")
     frame, stop = start, None
+    unsaved, saved_at = 0, time.monotonic()
     with tqdm(total=count, desc=f"propagating from frame {start}", unit="frame", file=sys.stderr) as progress:
         for _ in range(count):
             try:
@@ -73,6 +80,11 @@ def propagate(session: Session, count: int, start: int | None) -> None:
             if step.changed:
                 frame = step.target
                 progress.update()
+                session.go_to(frame)
+                unsaved += 1
+                if unsaved >= SAVE_EVERY_FRAMES or time.monotonic() - saved_at >= SAVE_EVERY_SECONDS:
+                    session.save()  # a failure is retried at the next save; the last one reports it
+                    unsaved, saved_at = 0, time.monotonic()
             stop = step.stop
             if stop or not step.changed:
                 break

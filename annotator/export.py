@@ -21,6 +21,7 @@ from heatmapnet.data.hands_json import read_file, training_hands, video_path
 from heatmapnet.errors import UserError
 from heatmapnet.sources.video import FrameError, Video
 from heatmapnet.train.targets import SHAPES, TargetConfig, encode
+from heatmapnet.writable import writable_folder
 
 
 def labelled_frames(label_file: Path, desc: str):
@@ -99,6 +100,7 @@ def main(argv=None) -> int:
     try:
         if not args.labels.is_file():
             raise UserError(f"{args.labels} does not exist: pass the .hands.json the annotator wrote")
+        writable_folder(args.out_dir, f"the {args.to} export")
         if args.to == "coco":
             print(f"wrote {export_coco(args.labels, args.out_dir)}")
         else:

@@ -5,12 +5,17 @@ A save writes `<file>.tmp`, flushes it to disk, moves the previous file to `<fil
 the temp file into place. Whatever moment a crash hits, one complete copy survives: the file, the
 finished temp file (newer), or the backup. A file that is corrupt or belongs to another video is
 reported and left alone; the labels then go to `<name>-2.hands.json` beside it (or -3, ...).
+A file belongs to a video when the name, size, frame count and frame rate match and, where the file
+stores one (files since this check), a thumbnail of the first frame looks the same.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from heatmapnet.data.hands_json import (
     SUFFIX,
@@ -23,6 +28,9 @@ from heatmapnet.data.hands_json import (
 from heatmapnet.errors import UserError
 
 MAX_ALTERNATIVES = 50
+THUMBNAIL = 16  # first-frame fingerprint: THUMBNAIL x THUMBNAIL grey levels
+THUMBNAIL_TOLERANCE = 2.0  # mean grey-level difference still "the same frame": re-encoding at JPEG quality 70
+#                            moves a thumbnail by 0.1, another take of a similar scene by 7 or more
 
 
 @dataclass(frozen=True)
@@ -34,11 +42,27 @@ class VideoInfo:
     height: int
     fps: float
     frame_count: int
+    first_frame: str | None = None  # thumbnail(frame 0)
 
     @classmethod
     def of(cls, video) -> "VideoInfo":
         """From an open heatmapnet.sources.video.Video."""
-        return cls(video.path, video.width, video.height, video.fps, video.frame_count)
+        return cls(video.path, video.width, video.height, video.fps, video.frame_count, thumbnail(video.frame(0)))
+
+
+def thumbnail(image: np.ndarray) -> str:
+    """A cheap content fingerprint: the frame shrunk to 16x16 grey levels, as hex. Robust to the small pixel
+    differences between decoders (compare with `same_thumbnail`), unlike a hash of the pixels."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return cv2.resize(grey, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA).astype(np.uint8).tobytes().hex()
+
+
+def same_thumbnail(a: str, b: str) -> bool:
+    try:
+        first, second = (np.frombuffer(bytes.fromhex(text), np.uint8).astype(np.float32) for text in (a, b))
+    except ValueError:  # not hex: a damaged entry cannot vouch for the file
+        return False
+    return first.shape == second.shape and float(np.abs(first - second).mean()) <= THUMBNAIL_TOLERANCE
 
 
 class Store:
@@ -119,7 +143,7 @@ def open_annotations(video: VideoInfo, out: Path | None = None) -> tuple[Store, 
                 notes.append(f"starting a new label file {path}")
             annotations = Annotations(video=relative_video(path, video.path), width=video.width,
                                       height=video.height, fps=video.fps, frame_count=video.frame_count)
-        annotations.frame_count = video.frame_count
+        annotations.first_frame = annotations.first_frame or video.first_frame  # older files gain it
         annotations.current_frame = min(max(annotations.current_frame, 0), max(video.frame_count - 1, 0))
         return store, annotations, notes
     raise UserError(f"no usable label file name beside {default_path(video.path)}: "
@@ -131,3 +155,9 @@ def _check_same_video(annotations: Annotations, video: VideoInfo, path: Path) ->
     ours = (video.path.name, video.width, video.height)
     if theirs != ours:
         raise FormatError(f"{path} labels {theirs[0]} ({theirs[1]}x{theirs[2]}), not {ours[0]} ({ours[1]}x{ours[2]})")
+    if annotations.frame_count != video.frame_count or abs(annotations.fps - video.fps) > 0.01 * video.fps:
+        raise FormatError(f"{path} labels a {theirs[0]} of {annotations.frame_count} frames at {annotations.fps:g} "
+                          f"fps, this one has {video.frame_count} at {video.fps:g} fps: another recording")
+    if annotations.first_frame and video.first_frame and not same_thumbnail(annotations.first_frame,
+                                                                             video.first_frame):
+        raise FormatError(f"{path} labels another recording named {theirs[0]} (its first frame looks different)")

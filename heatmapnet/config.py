@@ -30,7 +30,7 @@ def plain(config) -> dict:
 
 def dataclass_from(cls, config, section: str):
     """Build a dataclass from a config section (a mapping, an instance, or None for the defaults);
-    unknown keys are a one-line UserError naming the valid ones."""
+    unknown keys and values its own range checks refuse are one-line UserErrors naming the section."""
     if config is None:
         return cls()
     if isinstance(config, cls):
@@ -40,7 +40,10 @@ def dataclass_from(cls, config, section: str):
     unknown = sorted(set(values) - known)
     if unknown:
         raise UserError(f"unknown key(s) {unknown} in `{section}` config: valid keys are {sorted(known)}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:  # the dataclass's __post_init__ range checks
+        raise UserError(f"{section}: {first_line(error)}") from None
 
 
 def typed(default, overrides, key: str):
@@ -88,5 +91,10 @@ def run_entry_point(hydra_main, script: str) -> None:
     except (HydraException, OmegaConfBaseException) as error:
         cause = f" {first_line(error.__cause__)}" if error.__cause__ else ""
         fail(f"{first_line(error)}{cause} (list the settings with `python {script} --cfg job`)")
+    except OSError as error:
+        if error.filename is None:  # not about a path the user chose: a bug, keep the traceback
+            raise
+        fail(f"{error.strerror}: {error.filename} (where it is an output folder, such as out_dir= and Hydra's "
+             f"run folder in it, choose one you can write to)")
     except KeyboardInterrupt:
         sys.exit(130)

@@ -64,7 +64,8 @@ def resolve_model(checkpoint, runtime: str) -> Path:
 @dataclass
 class FrameResult:
     """Everything one frame produced: detections (x, y, score, w, h rows, frame pixels), confirmed tracks,
-    the raw logit map with the transform that maps it back onto the frame (for overlays), and what the
+    the raw logit map with the transform that maps it back onto the frame (for overlays), the frame's
+    time `t` (seconds, as given to the tracker: stages that follow motion need it), and what the
     stages after tracking added: `extras[track id]` (fields merged into that track's record, e.g. pose,
     keypoints) and `events` (e.g. gestures, in the frame where they end)."""
 
@@ -72,6 +73,7 @@ class FrameResult:
     tracks: list[TrackedHand]
     logits: np.ndarray
     transform: FrameTransform
+    t: float = 0.0
     extras: dict[int, dict] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
 
@@ -102,8 +104,8 @@ class HandTracker:
     def __init__(self, checkpoint=None, runtime: str = "onnxruntime", threads: int | None = None,
                  device: str = "cpu", input_size: tuple[int, int] | None = None, decode: dict | None = None,
                  track: dict | TrackerConfig | None = None, stages: list[Stage] = ()):
-        model = resolve_model(checkpoint, runtime)
-        self.runtime = open_runtime(runtime, model, threads=threads, device=device)
+        self.model_path = resolve_model(checkpoint, runtime)
+        self.runtime = open_runtime(runtime, self.model_path, threads=threads, device=device)
         if input_size is not None:
             size = list(input_size)
             if not (len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
@@ -135,7 +137,8 @@ class HandTracker:
         detections = [self.detector.decode(logits[i:i + 1], None if size is None else size[i:i + 1], transform)
                       for i, transform in enumerate(transforms)]
         clock.lap("decode")
-        results = [FrameResult(found, self.tracker.update(t, found), logits[i, 0], transforms[i])
+        results = [FrameResult(found, self.tracker.update(t, found, (transforms[i].src_width, transforms[i].src_height)),
+                               logits[i, 0], transforms[i], t)
                    for i, (found, t) in enumerate(zip(detections, times))]
         clock.lap("track")
         for stage in self.stages:

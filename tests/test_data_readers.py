@@ -280,3 +280,15 @@ def test_shared_webcam4_video_frames_match_the_extracted_frames():
             Sample(hands=[], image_path=str(root / "images" / video / f"{i:06d}.jpg")))).mean()
             for i in (index - 1, index, index + 1)]
         assert np.argmin(differences) == 1, (video, index, differences)
+
+
+def test_frame_step_keeps_every_nth_frame_of_each_video_and_every_frame_without_one(tmp_path):
+    images = [{"id": i, "file_name": f"{i}.png", "width": 8, "height": 8, "video": video}
+              for i, video in enumerate(["a"] * 5 + ["b"] * 3 + [None] * 2)]
+    annotations = [{"image_id": i, "bbox": [1, 1, 4, 4]} for i in range(len(images))]
+    (tmp_path / "annotations.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    kept = [s.meta["image_id"] for s in CocoReader(frame_step=2).read(tmp_path)]
+    assert kept == [0, 2, 4, 5, 7, 8, 9]
+    assert len(CocoReader().read(tmp_path)) == len(images)
+    with pytest.raises(UserError, match="frame_step"):
+        CocoReader(frame_step=0)

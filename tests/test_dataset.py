@@ -53,3 +53,23 @@ def test_targets_for_every_egohands4_frame():
         centres += int(item["size_mask"].sum())
         assert item["heatmap"].max() <= 1.0
     assert len(dataset) == 400 and centres >= 1100  # 1148 hands; a few share a cell or sit outside the crop
+
+
+def test_the_default_mix_splits_hagrid_at_random_and_the_video_sets_by_video():
+    from test_train import compose_train
+
+    from heatmapnet.config import plain
+    from heatmapnet.data.registry import datasets_in, split_settings
+    from heatmapnet.data.split import split_samples
+
+    data = plain(compose_train("experiment=generalise").data)
+    sources = datasets_in(data)
+    assert list(sources) == ["egohands4", "webcam10", "webcam4", "hagrid1336"]
+    assert {**split_settings(data, sources["hagrid1336"]), "val_videos": None} == \
+        {**data["split"], "by": "random", "val_fraction": 0.2}
+    assert split_settings(data, sources["webcam4"]) == data["split"] and data["split"]["by"] == "video"
+    root = shared_path("data", "hagrid1336")
+    samples = CocoReader(**sources["hagrid1336"]["options"]).read(root)
+    train, val = split_samples(samples, seed=0, **split_settings(data, sources["hagrid1336"]))
+    assert len(val) == round(0.2 * len(samples)) and not {s.image_path for s in train} & {s.image_path for s in val}
+    assert all(s.hands for s in samples)  # photos MediaPipe found no hand in are unlabelled: dropped

@@ -169,3 +169,33 @@ def test_split_val_evaluates_only_the_frames_training_held_out(evaluate, dataset
 def test_split_needs_a_checkpoint_trained_on_that_folder(evaluate, dataset, checkpoint, capsys):
     assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", "split=val"]) == 2
     assert "split=val needs the training metadata" in capsys.readouterr().err
+
+
+def test_hand_free_crops_count_every_detection_as_a_false_alarm_per_image(evaluate, dataset, checkpoint, tmp_path):
+    assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", "hand_free=1", "threshold=0.05",
+                          f"out={tmp_path}"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    overall = report["overall"]
+    assert report["frames"] > 0 and overall["hands"] == 0 and overall["tp"] == 0
+    assert report["false_alarms_per_image"] == pytest.approx(overall["fp"] / report["frames"])
+    assert "False alarms per image" in (tmp_path / "report.md").read_text()
+
+
+def test_recall_by_size_counts_every_open_hand_once(evaluate, dataset, checkpoint, tmp_path):
+    assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", f"out={tmp_path}"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    buckets = report["recall_by_size"]
+    assert sum(b["hands"] for b in buckets.values()) == report["overall"]["hands"] == OPEN_HANDS
+    assert sum(b["found"] for b in buckets.values()) == report["overall"]["tp"]
+    assert buckets["<24"]["hands"] == OPEN_HANDS  # 16-30 px blobs in 160x120 frames shrink to 8-16 px at 96x64
+
+
+def test_split_from_takes_the_held_out_frames_of_another_checkpoint(evaluate, dataset, checkpoint, tmp_path):
+    data = {"name": "blobs", "reader": "coco", "root": str(dataset), "options": {}, "split": {"by": "video",
+                                                                                              "val_fraction": 0.5}}
+    trained = tmp_path / "trained.pt"
+    config = ModelConfig(backbone="mobilenet_v2", stride=8, input_width=96, input_height=64, pretrained=None)
+    save_checkpoint(trained, HeatmapNet(config), decode={"threshold": 0.3}, meta={"data": data, "seed": 3})
+    assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", "split=val", f"split_from={trained}",
+                          f"out={tmp_path / 'r'}"]) == 0
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["frames"] == FRAMES_PER_VIDEO

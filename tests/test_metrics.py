@@ -216,3 +216,24 @@ def test_other_hands_absorb_detections_out_to_the_ignore_radius():
     open_hand = PointMetrics(ignore_radius=lambda hand: 12.0)  # the wider radius never applies to open hands
     open_hand.update(near, [Hand(50, 50, 10, 10)])
     assert open_hand.summary(0.5)["tp"] == 0 and open_hand.summary(0.5)["fp"] == 1
+
+
+def test_recall_by_size_buckets_hands_by_their_size_at_the_network_input():
+    from heatmapnet.evaluate.metrics import false_alarms_per_image, recall_by_size, size_bucket_names
+
+    metrics = PointMetrics()
+    hands = [hand(20, 20, 20), hand(100, 20, 40), hand(200, 20, 80), hand(300, 100, 160), hand(300, 300, 30, OTHER)]
+    found = np.array([det(20, 20, 0.9), det(200, 20, 0.4), det(300, 100, 0.8), det(50, 200, 0.7)])
+    match = metrics.update(found, hands)
+    assert size_bucket_names() == ["<24", "24-48", "48-96", ">=96"]
+    at_full = recall_by_size([(match, 1.0)], threshold=0.5)
+    assert {k: (v["hands"], v["found"]) for k, v in at_full.items()} == \
+        {"<24": (1, 1), "24-48": (1, 0), "48-96": (1, 0), ">=96": (1, 1)}  # the 80 px hand scored under 0.5
+    assert at_full["24-48"]["recall"] == 0.0 and at_full["<24"]["recall"] == 1.0
+    halved = recall_by_size([(match, 0.5)], threshold=0.3)  # a frame shrunk to half at the input
+    assert {k: (v["hands"], v["found"]) for k, v in halved.items()} == \
+        {"<24": (2, 1), "24-48": (1, 1), "48-96": (1, 1), ">=96": (0, 0)}
+    assert halved[">=96"]["recall"] is None
+    empty = metrics.update(np.array([det(10, 10, 0.9), det(80, 80, 0.2)]), [])
+    assert false_alarms_per_image([match, empty], threshold=0.5) == 1.0  # (1 + 1) / 2
+    assert false_alarms_per_image([], threshold=0.5) is None

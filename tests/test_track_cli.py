@@ -26,6 +26,7 @@ from heatmapnet.tracking.tracker import TrackedHand, TrackerConfig
 
 DETECTION_KEYS = {"x", "y", "score", "w", "h"}
 TRACK_KEYS = {"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}
+POSE_KEYS = {"pose", "pose_score"}  # added by the pose stage (on by default; tests/test_pose.py checks them)
 
 
 def config(*overrides):
@@ -48,7 +49,7 @@ def check_record(record: dict, size_head: bool) -> None:
         assert all(is_number(detection[k], nullable=not size_head) and (detection[k] is not None) == size_head
                    for k in ("w", "h"))
     for hand in record["tracks"]:
-        assert set(hand) == TRACK_KEYS
+        assert set(hand) in (TRACK_KEYS, TRACK_KEYS | POSE_KEYS)
         assert isinstance(hand["id"], int) and isinstance(hand["age"], int) and isinstance(hand["missed"], bool)
         assert all(is_number(hand[k]) for k in ("x", "y", "vx", "vy", "score"))
         assert all((hand[k] is not None) == size_head for k in ("w", "h"))
@@ -70,7 +71,8 @@ def test_video_end_to_end_writes_one_valid_json_line_per_frame_and_the_annotated
                  f"output.jsonl={tmp_path}/out/tracks.jsonl", f"output.video={tmp_path}/out/annotated.mp4")
     summary = track.track(cfg)
     assert summary["frames"] == 24 and summary["dropped"] == 0
-    assert set(summary["ms"]) == {"read", "wait", "preprocess", "model", "decode", "track", "draw", "write"}
+    assert set(summary["ms"]) == {"read", "wait", "preprocess", "model", "decode", "track", "pose", "gestures", "draw",
+                                  "write"}  # pose and gestures: the pipeline stages on by default
     records = read_jsonl(tmp_path / "out" / "tracks.jsonl")
     assert [r["frame"] for r in records] == list(range(24))
     np.testing.assert_allclose([r["t"] for r in records], np.arange(24) / 24.0, atol=1e-3)

@@ -194,3 +194,42 @@ def test_bad_tracker_settings_are_rejected():
         TrackerConfig(gate=0)
     with pytest.raises(ValueError, match="min_hits"):
         TrackerConfig(min_hits=0)
+
+
+def test_a_track_does_not_jump_to_a_detection_of_another_size():
+    """A face (or a nearer hand) inside the gate of a hand that just vanished starts its own track."""
+    config = TrackerConfig(min_hits=1, max_size_ratio=1.5)
+    face = detection(100 + 0.5 * SIZE, 100, size=2 * SIZE)
+    last = run(MultiTracker(config), [[detection(100, 100)]] * 5 + [[face]])[-1]
+    assert {(t.id, t.missed) for t in last} == {(1, True), (2, False)}
+    same_size = detection(100 + 0.5 * SIZE, 100, size=1.2 * SIZE)  # the same hand, turned a little
+    assert [(t.id, t.missed) for t in run(MultiTracker(config), [[detection(100, 100)]] * 5 + [[same_size]])[-1]] \
+        == [(1, False)]
+
+
+def test_a_coasting_track_that_leaves_the_frame_is_dropped():
+    tracker = MultiTracker(TrackerConfig(min_hits=1, max_age=10))
+    frames = [[detection(500 + 0.3 * SIZE * i, 200)] for i in range(6)] + [[]] * 4  # exits a 640-wide frame
+    tracks = [tracker.update(i / FPS, np.array(rows).reshape(-1, 5), frame_size=(640, 480))
+              for i, rows in enumerate(frames)]
+    assert tracks[5] and not tracks[5][0].missed
+    assert tracks[-1] == [], "a track predicted outside the frame must be dropped"
+    assert all(0 <= t.x <= 640 for frame in tracks for t in frame)
+    unbounded = run(MultiTracker(TrackerConfig(min_hits=1, max_age=10)), frames)
+    assert unbounded[-1][0].missed and unbounded[-1][0].x > 640  # without the frame size it coasts on
+
+
+def test_a_size_ratio_below_one_is_rejected():
+    with pytest.raises(ValueError):
+        TrackerConfig(max_size_ratio=0.9)
+
+
+def test_a_coasting_track_cannot_take_the_detection_of_a_hand_still_followed():
+    """Hand B vanishes next to hand A; a face appears near both. A keeps its detection; B must not steal it
+    and push A onto the face (the 2hand.mp4 case, frames ~110-137)."""
+    tracker = MultiTracker(TrackerConfig(min_hits=1, gate=1.0, max_size_ratio=1.5))
+    a, b = detection(300, 300, size=SIZE), detection(300 - 0.8 * SIZE, 300, size=1.4 * SIZE)
+    frames = [[a, b]] * 5 + [[a]] + [[a, detection(300 - 0.35 * SIZE, 300 - 0.6 * SIZE, size=0.8 * SIZE)]]
+    history = [tracker.update(i / FPS, np.array(rows).reshape(-1, 5)) for i, rows in enumerate(frames)]
+    id_a = track_near(history[4], (300, 300)).id
+    assert track_near(history[-1], (300, 300)).id == id_a and not track_near(history[-1], (300, 300)).missed

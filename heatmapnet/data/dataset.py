@@ -17,7 +17,7 @@ from heatmapnet.config import plain
 from heatmapnet.data.augment import AugmentConfig, augment, fit
 from heatmapnet.data.hands import Sample
 from heatmapnet.data.loading import load_rgb
-from heatmapnet.data.registry import datasets_in, make_reader
+from heatmapnet.data.registry import datasets_in, make_reader, split_settings
 from heatmapnet.data.split import mix_weights, split_samples
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.train.targets import TargetConfig, encode
@@ -104,16 +104,16 @@ class DataSplit:
 
 def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentation: AugmentConfig,
                seed: int) -> DataSplit:
-    """Read every dataset of a data config, split each (by video by default), and mix the training parts."""
+    """Read every dataset of a data config, split each (by video by default; a `mix` entry's own `split`
+    overrides the config's for that dataset), and mix the training parts."""
     config = plain(data_config)
-    split = config.get("split", {})
     train_groups, val_samples, weights, summary = [], [], [], []
     for name, source in datasets_in(config).items():
         reader = make_reader(source["reader"], **source.get("options", {}))
         samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
         for sample in samples:
             sample.dataset = sample.dataset or name
-        train, val = split_samples(samples, seed=seed, **split)
+        train, val = split_samples(samples, seed=seed, **split_settings(config, source))
         train_groups.append(train)
         val_samples.extend(val)
         weights.append(float(source.get("weight", 1.0)))

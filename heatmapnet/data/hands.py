@@ -43,7 +43,8 @@ class Sample:
     """One labelled frame: where its pixels come from and the hands on it.
 
     Exactly one of `image_path` (a file) or `synthetic_seed` (a procedurally drawn frame) is set.
-    `video` groups frames for splitting; frames without a video are split one by one.
+    `video` groups frames for splitting; frames without a video are split one by one. `crop` (x0, y0, x1, y1
+    source pixels) makes the sample that part of its frame: hand-free crops are built that way.
     """
 
     hands: list[Hand]
@@ -55,3 +56,4 @@ class Sample:
     frame_index: int | None = None
     dataset: str = ""
     meta: dict = field(default_factory=dict)
+    crop: tuple[int, int, int, int] | None = None

@@ -67,6 +67,7 @@ class Annotations:
     frame_count: int
     frames: dict[int, tuple[Marker, ...]] = field(default_factory=dict)
     current_frame: int = 0  # where the user left off
+    first_frame: str | None = None  # frame 0 as a 16x16 grey thumbnail (hex): tells same-sized videos apart
 
     def markers(self, frame: int) -> tuple[Marker, ...]:
         return self.frames.get(frame, ())
@@ -86,7 +87,8 @@ def to_dict(annotations: Annotations) -> dict:
     frames = {str(index): [asdict(m) for m in markers] for index, markers in sorted(annotations.frames.items())}
     return {"version": VERSION, "video": annotations.video, "width": annotations.width,
             "height": annotations.height, "fps": annotations.fps, "frame_count": annotations.frame_count,
-            "current_frame": annotations.current_frame, "frames": frames}
+            "current_frame": annotations.current_frame, "frames": frames,
+            **({"first_frame": annotations.first_frame} if annotations.first_frame else {})}
 
 
 def from_dict(data, name: str) -> Annotations:
@@ -102,7 +104,8 @@ def from_dict(data, name: str) -> Annotations:
         frames = {int(index): tuple(_marker(item) for item in items) for index, items in data["frames"].items()}
         annotations = Annotations(video=str(data["video"]), width=int(data["width"]), height=int(data["height"]),
                                   fps=float(data["fps"]), frame_count=int(data["frame_count"]), frames=frames,
-                                  current_frame=int(data.get("current_frame", 0)))
+                                  current_frame=int(data.get("current_frame", 0)),
+                                  first_frame=str(data["first_frame"]) if data.get("first_frame") else None)
     except (KeyError, TypeError, ValueError) as error:
         raise FormatError(f"{name} has a malformed entry ({type(error).__name__}: {error})") from None
     for index, markers in annotations.frames.items():

@@ -57,7 +57,16 @@ os.register_at_fork(after_in_child=_videos.forget_inherited)
 
 
 def load_rgb(sample: Sample) -> np.ndarray | None:
-    """HxWx3 RGB uint8 pixels of a sample, or None when its file is missing or unreadable."""
+    """HxWx3 RGB uint8 pixels of a sample (its `crop` only, where it has one), or None when its file is
+    missing or unreadable."""
+    image = _whole_frame(sample)
+    if image is None or sample.crop is None:
+        return image
+    x0, y0, x1, y1 = sample.crop
+    return np.ascontiguousarray(image[y0:y1, x0:x1])
+
+
+def _whole_frame(sample: Sample) -> np.ndarray | None:
     if sample.synthetic_seed is not None:
         return render(sample)
     if sample.image_path is None:

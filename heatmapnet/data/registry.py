@@ -38,6 +38,11 @@ def make_reader(name: str, **options) -> Reader:
                         f"remove them from the data config") from None
 
 
+def split_settings(config: dict, source: dict) -> dict:
+    """How one dataset of a data config is split: the config's `split`, overridden by the dataset's own."""
+    return {**config.get("split", {}), **source.get("split", {})}
+
+
 def datasets_in(config: dict) -> dict[str, dict]:
     """The data config's own dataset (reader/root/options/weight) followed by any in `mix`."""
     main = {key: config[key] for key in ("reader", "root", "options", "weight") if key in config}

@@ -21,6 +21,7 @@ detections, no matched pairs, no sizes) are None, never a made-up 0 or 1.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,6 +34,7 @@ IGNORED = -2  # per-detection outcome: matches only an `other` hand
 MATCH_RADIUS = 0.5  # match radius in hand sizes (sqrt(w * h) of the ground-truth box)
 BOX_IOUS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))  # COCO's IoU thresholds; the first is AP@0.5
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+SIZE_BUCKETS = (24.0, 48.0, 96.0)  # hand-size bucket edges: sqrt(w * h) in pixels of the network input
 
 
 def greedy_match(cost: np.ndarray, allowed: np.ndarray, is_open: np.ndarray) -> np.ndarray:
@@ -243,3 +245,34 @@ class PointMetrics:
         if best + 1 < len(scores):
             return float((scores[best] + scores[best + 1]) / 2)
         return float(scores[best])
+
+
+def size_bucket_names(edges: tuple[float, ...] = SIZE_BUCKETS) -> list[str]:
+    """'<24', '24-48', ..., '>=96' for the bucket edges."""
+    bounds = [f"{edge:g}" for edge in edges]
+    return [f"<{bounds[0]}", *(f"{a}-{b}" for a, b in zip(bounds, bounds[1:])), f">={bounds[-1]}"]
+
+
+def recall_by_size(matches: Iterable[tuple[ImageMatch, float]], threshold: float,
+                   edges: tuple[float, ...] = SIZE_BUCKETS) -> dict[str, dict]:
+    """Recall of open hands at `threshold` per hand-size bucket. Each image's match comes with the factor
+    from its hands' pixels to the network input's, because what limits a small hand is how many input
+    pixels (stride cells) it covers. {bucket: {"hands", "found", "recall"}}, recall None for an empty bucket."""
+    hands = np.zeros(len(edges) + 1, int)
+    found = np.zeros(len(edges) + 1, int)
+    for match, scale in matches:
+        missed = set(match.misses(threshold))
+        for index, hand in enumerate(match.hands):
+            if hand.label != OPEN:
+                continue
+            bucket = int(np.searchsorted(edges, hand.size * scale, side="right"))
+            hands[bucket] += 1
+            found[bucket] += index not in missed
+    return {name: {"hands": int(n), "found": int(f), "recall": ratio(f, n)}
+            for name, n, f in zip(size_bucket_names(edges), hands, found)}
+
+
+def false_alarms_per_image(matches: list[ImageMatch], threshold: float) -> float | None:
+    """Detections at or above `threshold` that match no hand, per image: on hand-free images, every
+    detection is one (the hard-negative metric)."""
+    return ratio(sum(len(match.false_alarms(threshold)) for match in matches), len(matches))

@@ -3,9 +3,15 @@
     python -m heatmapnet.evaluate checkpoint=PATH data=FOLDER [annotations=annotations.json]
         [split_by_video=true] [split=all|train|val] [out=DIR] [threshold=T] [decode_threshold=0.05]
         [limit=N] [runtime=onnxruntime|opencv|torch] [threads=N] [samples=12] [refine=weighted|quadratic|quarter|argmax]
+        [split_from=CHECKPOINT] [hand_free=N]
 
 `split=val` (or `train`) evaluates only the frames the checkpoint held out (or trained on): the
-folder's reader options and the split are taken from the training config stored in the checkpoint.
+folder's reader options and the split are taken from the training config stored in the checkpoint
+(or in `split_from`, to compare another model on the same frames).
+`hand_free=N` evaluates hand-free crops of the frames with at least N labelled hands instead
+(heatmapnet/data/hand_free.py: 1 for manual labels, 2 for MediaPipe's): every detection there is a
+false alarm, reported per image. Recall is also reported per hand size in input pixels (<24, 24-48,
+48-96, >=96).
 
 Writes report.json, report.md and samples.png (worst frames first: hits green, misses red, false
 alarms orange, `other` hands grey) to `out` (default outputs/evaluate/<data>-<checkpoint>).
@@ -30,16 +36,19 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from heatmapnet.data.coco import CocoReader
+from heatmapnet.data.hand_free import HandFreeConfig, hand_free_crops
 from heatmapnet.data.hands import OPEN, Sample
 from heatmapnet.data.loading import load_rgb
-from heatmapnet.data.registry import datasets_in, make_reader
+from heatmapnet.data.registry import datasets_in, make_reader, split_settings
 from heatmapnet.data.split import split_samples
 from heatmapnet.errors import UserError
-from heatmapnet.evaluate.metrics import ImageMatch, PointMetrics
+from heatmapnet.evaluate.metrics import (ImageMatch, PointMetrics, false_alarms_per_image, recall_by_size,
+                                         size_bucket_names)
 from heatmapnet.runtime.decode import checked_refine
 from heatmapnet.runtime.detector import HandDetector
 from heatmapnet.runtime.preprocess import FrameTransform
 from heatmapnet.runtime.runtimes import default_threads, open_runtime
+from heatmapnet.writable import writable_folder
 
 NO_VIDEO = "(no video)"
 STAGES = ("prepare", "infer", "decode")
@@ -62,6 +71,8 @@ class EvaluateConfig:
     threads: Optional[int] = None  # None: every core (at most 8), as in tracking
     samples: int = 12  # frames on the sample sheet
     refine: Optional[str] = None  # sub-pixel refinement; None: the checkpoint's
+    split_from: Optional[str] = None  # checkpoint whose training split `split` refers to; None: `checkpoint`
+    hand_free: Optional[int] = None  # evaluate hand-free crops of frames with >= this many labelled hands
 
 
 def parse_args(argv: list[str]) -> EvaluateConfig:
@@ -80,9 +91,13 @@ def parse_args(argv: list[str]) -> EvaluateConfig:
     config = OmegaConf.to_object(config)
     if config.threshold is not None and not 0.0 <= config.threshold <= 1.0:
         raise UserError(f"threshold must be within [0, 1], got {config.threshold}")
+    if not 0.0 <= config.decode_threshold <= 1.0:
+        raise UserError(f"decode_threshold must be within [0, 1], got {config.decode_threshold}")
     if config.limit is not None and config.limit < 1:
         raise UserError(f"limit must be a positive number of frames, got {config.limit}")
     checked_refine(config.refine)
+    if config.hand_free is not None and config.hand_free < 1:
+        raise UserError(f"hand_free must be a number of labelled hands >= 1, got {config.hand_free}")
     if config.samples < 0 or (config.threads is not None and config.threads < 1):
         raise UserError(f"samples must be >= 0 and threads >= 1, got samples={config.samples}, threads={config.threads}")
     return config
@@ -98,8 +113,11 @@ def load_samples(config: EvaluateConfig) -> list[Sample]:
         samples = CocoReader(annotations=config.annotations).read(root)
     else:
         samples = training_split(config, root)
+    if config.hand_free is not None:
+        samples = hand_free_crops(samples, HandFreeConfig(min_hands=config.hand_free))
     if not samples:
-        raise UserError(f"{root / config.annotations} lists no usable images")
+        raise UserError(f"{root / config.annotations} lists no usable images"
+                        + ("" if config.hand_free is None else f" with {config.hand_free}+ hands to crop around"))
     if config.limit and config.limit < len(samples):
         picks = np.linspace(0, len(samples) - 1, config.limit).round().astype(int)
         samples = [samples[i] for i in np.unique(picks)]
@@ -112,17 +130,18 @@ def training_split(config: EvaluateConfig, root: Path) -> list[Sample]:
         raise UserError(f"split must be all, train or val, got {config.split!r}")
     from heatmapnet.model.checkpoint import read_checkpoint  # a .pt's training metadata: needs PyTorch
 
-    meta = read_checkpoint(config.checkpoint).get("meta", {})
+    checkpoint = config.split_from or config.checkpoint
+    meta = read_checkpoint(checkpoint).get("meta", {})
     data = meta.get("data")
     if not data:
         raise UserError(f"split={config.split} needs the training metadata of a .pt checkpoint; "
-                        f"{config.checkpoint} has none (use split=all)")
+                        f"{checkpoint} has none (use split=all)")
     for source in datasets_in(data).values():
         if source.get("root") and Path(source["root"]).resolve() == root.resolve():
             samples = make_reader(source["reader"], **source.get("options", {})).read(root)
-            train, val = split_samples(samples, seed=int(meta.get("seed", 0)), **data.get("split", {}))
+            train, val = split_samples(samples, seed=int(meta.get("seed", 0)), **split_settings(data, source))
             return val if config.split == "val" else train
-    raise UserError(f"{config.checkpoint} was not trained on {root}, so it has no {config.split} split of it "
+    raise UserError(f"{checkpoint} was not trained on {root}, so it has no {config.split} split of it "
                     f"(use split=all)")
 
 
@@ -140,6 +159,7 @@ class FrameResult:
 def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
     """Detect on every frame, accumulate metrics overall and per video, write the three report files.
     `pooled` also receives every frame's outcome, to pool several datasets' evaluations."""
+    out = writable_folder(config.out or default_out(config), "the evaluation reports")
     samples = load_samples(config)
     runtime = open_runtime(config.runtime or runtime_for(config.checkpoint), config.checkpoint, threads=config.threads)
     threshold = runtime.decode_config.threshold if config.threshold is None else config.threshold
@@ -179,17 +199,26 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
         "frames": len(results),
         "unreadable": unreadable,
         "overall": overall.summary(threshold),
+        "false_alarms_per_image": false_alarms_per_image([result.match for result in results], threshold),
+        "recall_by_size": recall_by_size(((result.match, input_scale(result.sample, runtime.model_config))
+                                          for result in results), threshold),
         "best_threshold": None if best is None else {"threshold": best, "f1": overall.summary(best)["f1"]},
         "per_video": {video: metrics.summary(threshold) for video, metrics in sorted(per_video.items())},
         "speed": speed_summary(timings),
     }
-    out = Path(config.out).expanduser() if config.out else default_out(config)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     (out / "report.md").write_text(markdown_report(report))
     cv2.imwrite(str(out / "samples.png"), sample_sheet(worst_first(results, threshold, config.samples), threshold))
     report["out"] = str(out)
     return report
+
+
+def input_scale(sample: Sample, model_config) -> float:
+    """Frame pixels -> network-input pixels (the geometric mean of the two axes' factors)."""
+    sx, sy = FrameTransform(sample.width, sample.height, model_config.input_width, model_config.input_height,
+                            model_config.resize).scale
+    return float((sx * sy) ** 0.5)
 
 
 def timed_detect(detector: HandDetector, frame_bgr: np.ndarray, timings: dict[str, list[float]]) -> np.ndarray:
@@ -302,6 +331,16 @@ def markdown_report(report: dict) -> str:
         "",
         "F1-optimal threshold on this data: "
         + ("-" if best is None else f"{best['threshold']:.3f} (F1 {best['f1']:.3f})"),
+        "",
+        f"False alarms per image at the operating threshold: {report['false_alarms_per_image']:.3f}",
+        "",
+        "## Recall by hand size (sqrt(w*h) in network-input pixels)",
+        "",
+        "| | " + " | ".join(size_bucket_names()) + " |",
+        "|---" * (len(size_bucket_names()) + 1) + "|",
+        "| hands | " + " | ".join(str(bucket["hands"]) for bucket in report["recall_by_size"].values()) + " |",
+        "| recall | " + " | ".join("-" if bucket["recall"] is None else f"{bucket['recall']:.3f}"
+                                  for bucket in report["recall_by_size"].values()) + " |",
         "",
     ]
     if report["per_video"]:

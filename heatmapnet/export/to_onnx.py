@@ -40,6 +40,7 @@ from heatmapnet.runtime.decode import DecodeConfig
 from heatmapnet.runtime.onnx_format import INPUT, OUTPUTS, metadata_for
 from heatmapnet.runtime.onnx_runtimes import OnnxRuntime
 from heatmapnet.runtime.torch_runtime import TorchRuntime
+from heatmapnet.writable import writable_file
 
 OPSET = 18  # the dynamo exporter's own opset; the issue asks for >= 17
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -80,6 +81,8 @@ def save_model(proto, out) -> Path:
     try:
         onnx.save(proto, str(temporary))
         os.replace(temporary, out)
+    except OSError as error:  # a disk that filled up during the export
+        raise UserError(f"cannot write {out}: {error.strerror or error}; nothing was replaced") from None
     finally:
         temporary.unlink(missing_ok=True)
     return out
@@ -109,6 +112,7 @@ def clip_as_hardsigmoid(proto) -> None:
 
 def export_model(checkpoint, out, simplify: bool = False, opencv_compat: bool = False) -> Path:
     """Write the ONNX graph of a `.pt` checkpoint to `out`; returns the written path."""
+    writable_file(out, "the ONNX model")
     model, payload = load_model(checkpoint)
     config, decode = model.config, DecodeConfig(**payload.get("decode", {}))
     graph = ExportGraph(model).eval()

@@ -67,8 +67,8 @@ def draw_detections(canvas: np.ndarray, detections: np.ndarray) -> None:
         cv2.circle(canvas, (round(x), round(y)), 3, DETECTION_COLOUR, -1, cv2.LINE_AA)
 
 
-def draw_track(canvas: np.ndarray, track: TrackedHand, trail) -> None:
-    """Trail, box (with a size head), marker and id; a coasting track is drawn hollow."""
+def draw_track(canvas: np.ndarray, track: TrackedHand, trail, pose: str | None = None) -> None:
+    """Trail, box (with a size head), marker, id and pose (if a pose stage ran); a coasting track is drawn hollow."""
     colour = colour_for(track.id)
     if len(trail) > 1:
         cv2.polylines(canvas, [np.round(np.array(trail)).astype(np.int32)], False, colour, 2, cv2.LINE_AA)
@@ -77,7 +77,8 @@ def draw_track(canvas: np.ndarray, track: TrackedHand, trail) -> None:
         corner = (round(track.x - track.w / 2), round(track.y - track.h / 2))
         cv2.rectangle(canvas, corner, (round(track.x + track.w / 2), round(track.y + track.h / 2)), colour, 1)
     cv2.circle(canvas, centre, 7, colour, 1 if track.missed else -1, cv2.LINE_AA)
-    cv2.putText(canvas, str(track.id), (centre[0] + 9, centre[1] - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2,
+    label = str(track.id) if pose is None else f"{track.id} {pose}"
+    cv2.putText(canvas, label, (centre[0] + 9, centre[1] - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2,
                 cv2.LINE_AA)
 
 
@@ -88,13 +89,43 @@ def draw_status(canvas: np.ndarray, text: str) -> None:
     cv2.putText(canvas, text, (5, height + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.6, TEXT_COLOUR, 1, cv2.LINE_AA)
 
 
+class RecentGestures:
+    """Gesture events kept on screen for `seconds` after the frame that reported them."""
+
+    def __init__(self, seconds: float = 1.0):
+        self.seconds = seconds
+        self.shown: list[tuple[float, dict]] = []
+
+    def update(self, t: float, events: list[dict]) -> list[dict]:
+        self.shown = [(since, event) for since, event in self.shown if t - since < self.seconds]
+        self.shown += [(t, event) for event in events if event.get("type") == "gesture"]
+        return [event for _, event in self.shown]
+
+
+def draw_gestures(canvas: np.ndarray, gestures: list[dict]) -> None:
+    """Gesture names in large letters along the bottom, in the colour of the hand that made them."""
+    y = canvas.shape[0] - 12
+    scale = min(1.0, 0.3 + canvas.shape[1] / 800)  # legible on 320-px frames, not huge on HD ones
+    for event in reversed(gestures):
+        text = f"{event['name']} (hand {event['id']})"
+        (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        x = max((canvas.shape[1] - width) // 2, 0)
+        cv2.rectangle(canvas, (x - 6, y - height - 6), (x + width + 6, y + baseline + 2), (0, 0, 0), -1)
+        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour_for(event["id"]), 2, cv2.LINE_AA)
+        y -= height + baseline + 12
+
+
 def annotate(frame: np.ndarray, detections: np.ndarray, tracks: list[TrackedHand], trails: dict,
-             status: str | None = None) -> np.ndarray:
-    """A copy of the frame (or of its `heatmap_overlay`) with detections, tracks and a status line."""
+             status: str | None = None, gestures: list[dict] = (),
+             extras: dict[int, dict] | None = None) -> np.ndarray:
+    """A copy of the frame (or of its `heatmap_overlay`) with detections, tracks, a status line and the
+    gesture events of the last moment (`RecentGestures`); `extras` (the stages' per-track fields) adds each
+    track's `pose` beside its id."""
     canvas = frame.copy()
     draw_detections(canvas, detections)
     for track in tracks:
-        draw_track(canvas, track, trails.get(track.id, ()))
+        draw_track(canvas, track, trails.get(track.id, ()), (extras or {}).get(track.id, {}).get("pose"))
     if status:
         draw_status(canvas, status)
+    draw_gestures(canvas, list(gestures))
     return canvas

@@ -35,6 +35,10 @@ class DecodeConfig:
     refine: str = "weighted"
 
     def __post_init__(self):
+        if not 0.0 <= self.threshold <= 1.0:  # a sigmoid score: outside [0, 1] every peak or none passes
+            raise ValueError(f"threshold must be within [0, 1] (a score), got {self.threshold}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1 (hands reported per frame), got {self.top_k}")
         if self.refine not in REFINEMENTS:
             raise ValueError(f"refine must be one of {REFINEMENTS}, got {self.refine!r}")
         if self.nms_kernel < 1 or self.nms_kernel % 2 == 0:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import onnxruntime
 
+from heatmapnet.config import dataclass_from
 from heatmapnet.errors import UserError
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.runtime.decode import DecodeConfig
@@ -63,6 +64,15 @@ def checked_model_path(path) -> Path:
     return path
 
 
+def check_format(metadata: dict[str, str], path, name: str, version: int, mismatch: str, remedy: str) -> None:
+    """One clear UserError unless the metadata names format `name` at a version this code reads."""
+    if metadata.get("format") != name:
+        raise UserError(f"{path} is {mismatch} (no '{name}' metadata); {remedy}")
+    if int(metadata.get("format_version", 0)) > version:
+        raise UserError(f"{path} was written by a newer HeatmapNet ({name} format {metadata['format_version']}); "
+                        f"update this installation")
+
+
 def open_session(path, options: onnxruntime.SessionOptions | None = None,
                  providers: list[str] | None = None) -> tuple[ExportedModel, onnxruntime.InferenceSession]:
     """Open an exported HeatmapNet ONNX file and check it is one; every failure is one clear UserError."""
@@ -73,19 +83,16 @@ def open_session(path, options: onnxruntime.SessionOptions | None = None,
         raise UserError(f"cannot read ONNX model {path}: {str(error).strip().splitlines()[0]} "
                         f"(is the file complete and not corrupt?)") from None
     metadata = session.get_modelmeta().custom_metadata_map
-    if metadata.get("format") != FORMAT:
-        raise UserError(f"{path} is an ONNX model but not a HeatmapNet export (no '{FORMAT}' metadata); "
-                        f"export checkpoints with `python -m heatmapnet.export`")
-    if int(metadata.get("format_version", 0)) > VERSION:
-        raise UserError(f"{path} was exported by a newer HeatmapNet (format {metadata['format_version']}); "
-                        f"update this installation")
+    check_format(metadata, path, FORMAT, VERSION, "an ONNX model but not a HeatmapNet export",
+                 "export checkpoints with `python -m heatmapnet.export`")
     inputs = [node.name for node in session.get_inputs()]
     outputs = tuple(node.name for node in session.get_outputs())
     if inputs != [INPUT] or outputs not in (OUTPUTS, OUTPUTS[:1]):
         raise UserError(f"{path} does not have HeatmapNet's inputs/outputs (found {inputs} -> {list(outputs)}, "
                         f"expected ['{INPUT}'] -> {list(OUTPUTS)}); re-export it")
     config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
-    return ExportedModel(path, config, DecodeConfig(**json.loads(metadata["decode"])), outputs), session
+    decode = dataclass_from(DecodeConfig, json.loads(metadata["decode"]), f"decode settings in {path}")
+    return ExportedModel(path, config, decode, outputs), session
 
 
 def read_exported(path) -> ExportedModel:

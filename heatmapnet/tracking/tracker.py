@@ -9,6 +9,11 @@ A new track is tentative until it has been matched in `min_hits` consecutive fra
 does it get the next integer id. A confirmed track that finds no detection coasts on its
 prediction (reported with `missed=True`) for up to `max_age` frames and is dropped after that.
 
+A track continues only with a detection of a similar size (within `max_size_ratio` either way), so it
+does not jump to a face or to another hand at a different distance that happens to fall inside the gate.
+Given the frame size, a coasting track whose predicted centre leaves the frame is dropped: the hand has
+left, and a prediction flying on outside would only catch whatever appears next near the border.
+
 A constant-velocity filter quiet enough to steady a still hand lags a waving one. So the process
 noise is boosted for one step whenever the last innovation was improbably large (its normalised
 squared distance above `maneuver_threshold`): the filter stays smooth when the hand is still and
@@ -36,6 +41,7 @@ class TrackerConfig:
     min_hits: int = 3  # consecutive matched frames before a track is confirmed and gets an id
     max_age: int = 10  # frames a confirmed track may coast without a detection before it is dropped
     gate: float = 1.0  # largest detection-to-prediction distance that may be associated, in hand sizes
+    max_size_ratio: float = 1.5  # a detection this much larger or smaller than the track cannot continue it
     measurement_noise: float = 0.05  # detector's position error (std), hand sizes
     acceleration_noise: float = 1.0  # unmodelled acceleration (std), hand sizes / s^2
     maneuver_threshold: float = 2.0  # innovation NIS above which that noise is boosted (2 = its mean)
@@ -49,6 +55,8 @@ class TrackerConfig:
     def __post_init__(self):
         if self.min_hits < 1 or self.max_age < 0:
             raise ValueError(f"need min_hits >= 1 and max_age >= 0, got {self.min_hits} and {self.max_age}")
+        if not self.max_size_ratio >= 1:
+            raise ValueError(f"need max_size_ratio >= 1, got {self.max_size_ratio}")
         positive = ("gate", "measurement_noise", "acceleration_noise", "maneuver_threshold",
                     "size_measurement_noise", "size_noise",
                     "initial_speed", "fallback_size")
@@ -156,6 +164,10 @@ class Track:
         self.misses += 1
         self.reported = self.estimate
 
+    def inside(self, frame_size: tuple[int, int]) -> bool:
+        x, y = self.position
+        return 0 <= x <= frame_size[0] and 0 <= y <= frame_size[1]
+
     def as_hand(self) -> TrackedHand:
         x, y, w, h = (float(v) for v in self.reported)
         if not self.has_size:
@@ -173,8 +185,9 @@ class MultiTracker:
         self.t: float | None = None
         self.next_id = 1
 
-    def update(self, t: float, detections: np.ndarray) -> list[TrackedHand]:
-        """Advance to time `t` (seconds) with this frame's detections (N x 5: x, y, score, w, h)."""
+    def update(self, t: float, detections: np.ndarray, frame_size: tuple[int, int] | None = None) -> list[TrackedHand]:
+        """Advance to time `t` (seconds) with this frame's detections (N x 5: x, y, score, w, h) in a frame of
+        `frame_size` (width, height) pixels; without it, coasting tracks are not checked against the frame."""
         detections = np.asarray(detections, np.float64).reshape(-1, 5)
         dt = 0.0 if self.t is None else max(t - self.t, 0.0)
         self.t = t
@@ -188,7 +201,8 @@ class MultiTracker:
             if index not in matched_tracks:
                 track.mark_missed()
         self.tracks = [track for track in self.tracks
-                       if track.misses == 0 or (track.id is not None and track.misses <= self.config.max_age)]
+                       if track.misses == 0 or (track.id is not None and track.misses <= self.config.max_age
+                                                and (frame_size is None or track.inside(frame_size)))]
         self.tracks += [Track(t, detections[index], self.config) for index in unmatched]
         for track in self.tracks:
             if track.id is None and track.hits >= self.config.min_hits:
@@ -197,17 +211,39 @@ class MultiTracker:
         return sorted((track.as_hand() for track in self.tracks if track.id is not None), key=lambda hand: hand.id)
 
     def associate(self, detections: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
-        """Hungarian assignment on distance in hand sizes; pairs beyond the gate are never matched.
+        """Hungarian assignment on distance in hand sizes; pairs beyond the gate, or whose sizes differ by
+        more than `max_size_ratio` (where both are known), are never matched. Tracks seen in the last frame
+        are matched first, coasting ones to what is left (DeepSORT's matching cascade): a hand that vanished
+        must not take the detection of a hand that is still being followed and push it onto a face.
 
         Returns (track index, detection index) pairs and the indices of unmatched detections.
         """
-        if not self.tracks or not len(detections):
-            return [], list(range(len(detections)))
-        predicted = np.array([track.position for track in self.tracks])
-        sizes = np.array([track.size for track in self.tracks])
-        cost = np.linalg.norm(predicted[:, None, :] - detections[None, :, :2], axis=2) / sizes[:, None]
-        infeasible = self.config.gate * 10 + 1.0
-        rows, cols = linear_sum_assignment(np.where(cost <= self.config.gate, cost, infeasible))
-        matches = [(r, c) for r, c in zip(rows, cols) if cost[r, c] <= self.config.gate]
-        matched = {c for _, c in matches}
-        return matches, [c for c in range(len(detections)) if c not in matched]
+        matches: list[tuple[int, int]] = []
+        free = list(range(len(detections)))
+        for coasting in (False, True):
+            rows = [i for i, track in enumerate(self.tracks) if (track.misses > 0) == coasting]
+            if not rows or not free:
+                continue
+            tracks = [self.tracks[i] for i in rows]
+            predicted = np.array([track.position for track in tracks])
+            sizes = np.array([track.size for track in tracks])
+            candidates = detections[free]
+            cost = np.linalg.norm(predicted[:, None, :] - candidates[None, :, :2], axis=2) / sizes[:, None]
+            allowed = (cost <= self.config.gate) & self.similar_sizes(tracks, candidates, sizes)
+            infeasible = self.config.gate * 10 + 1.0
+            pairs = [(r, c) for r, c in zip(*linear_sum_assignment(np.where(allowed, cost, infeasible)))
+                     if allowed[r, c]]
+            matches += [(rows[r], free[c]) for r, c in pairs]
+            taken = {free[c] for _, c in pairs}
+            free = [c for c in free if c not in taken]
+        return matches, free
+
+    def similar_sizes(self, tracks: list[Track], detections: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Tracks x detections: True where the sizes agree within `max_size_ratio`, or either is unknown (a
+        detection without a size head, or with a degenerate zero size, gives no evidence either way)."""
+        with np.errstate(invalid="ignore"):
+            detection_sizes = np.sqrt(detections[:, 3] * detections[:, 4])
+        usable = np.isfinite(detection_sizes) & (detection_sizes > 0)
+        known = np.array([track.has_size for track in tracks])[:, None] & usable[None, :]
+        ratio = np.abs(np.log(np.where(known, detection_sizes[None, :], 1.0) / sizes[:, None]))
+        return ~known | (ratio <= np.log(self.config.max_size_ratio))

@@ -6,12 +6,16 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from heatmapnet.evaluate.metrics import PointMetrics
+from heatmapnet.evaluate.metrics import PointMetrics, recall_by_size
 from heatmapnet.runtime.decode import DecodeConfig, decode
 from heatmapnet.train.targets import TargetConfig, ignore_extent
 
 OPERATING_F1_TOLERANCE = 0.01  # the shipped threshold: the highest one within this of the best validation F1
 RANKING_THRESHOLD = 0.05  # validation decodes low so AP sees the whole ranking; P/R/F1 use the real threshold
+
+
+class NonFiniteLoss(Exception):
+    """The loss or the gradients became NaN or infinite: one more optimiser step would ruin the weights."""
 
 
 @dataclass
@@ -43,8 +47,11 @@ def train_one_epoch(model, criterion, loader, optimizer, scheduler, device, epoc
         terms = criterion(outputs, batch)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip or float("inf"))  # inf: measure only
+        # checked after backward: under DDP the gradients are all-reduced, so every process stops together
+        if not (torch.isfinite(terms["loss"]) and torch.isfinite(norm)):
+            raise NonFiniteLoss(f"the training loss became {float(terms['loss'].detach())} (gradient norm "
+                                f"{float(norm)}) at epoch {epoch + 1}, batch {steps + 1}")
         optimizer.step()
         scheduler.step()
         for name, value in terms.items():
@@ -62,13 +69,15 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
              show_progress: bool = False) -> tuple[dict, EpochStats]:
     """Validation losses and point metrics (detections and hands both in network-input pixels).
 
-    Detections inside an `other` hand's ignore region count neither way, as in the loss.
+    Detections inside an `other` hand's ignore region count neither way, as in the loss. Recall is also
+    reported per hand-size bucket at the operating threshold (hands are already in input pixels).
     """
     model.eval()
     metrics = PointMetrics(ignore_radius=lambda hand: ignore_extent(hand, stride, target) * stride)
     stats = EpochStats()
     totals: dict[str, float] = {}
-    steps = empty_frames = empty_false_alarms = 0
+    steps = 0
+    matches = []
     ranking = DecodeConfig(threshold=min(RANKING_THRESHOLD, decode_config.threshold), top_k=decode_config.top_k,
                            nms_kernel=decode_config.nms_kernel, refine=decode_config.refine)
     for batch in tqdm(loader, desc="validate", unit="batch", disable=not show_progress, leave=False):
@@ -83,10 +92,7 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
         size = outputs.get("size")
         detections = decode(outputs["heatmap"].cpu(), None if size is None else size.cpu(), stride, ranking)
         for found, hands in zip(detections, batch["hands"]):
-            match = metrics.update(found, hands)
-            if not hands:  # a frame labelled "no hands here": every detection on it is a false alarm
-                empty_frames += 1
-                empty_false_alarms += len(match.false_alarms(decode_config.threshold))
+            matches.append(metrics.update(found, hands))
         stats.images += len(batch["image"])
         stats.last_batch, stats.last_outputs = batch, outputs
     stats.losses = {name: value / max(steps, 1) for name, value in totals.items()}
@@ -94,5 +100,9 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
     if stats.images:
         summary["best_threshold"] = metrics.best_threshold()
         summary["operating_threshold"] = metrics.best_threshold(OPERATING_F1_TOLERANCE)
-        summary["empty_frames"], summary["empty_frame_false_alarms"] = empty_frames, empty_false_alarms
+        operating = summary["operating_threshold"] or decode_config.threshold
+        summary["recall_by_size"] = recall_by_size(((match, 1.0) for match in matches), operating)
+        negatives = [match for match in matches if not match.hands]  # frames labelled "no hands here"
+        summary["empty_frames"] = len(negatives)
+        summary["empty_frame_false_alarms"] = sum(len(m.false_alarms(decode_config.threshold)) for m in negatives)
     return summary, stats

@@ -30,10 +30,12 @@ from heatmapnet.model.config import ModelConfig
 from heatmapnet.model.network import HeatmapNet
 from heatmapnet.runtime.decode import DecodeConfig
 from heatmapnet.train.compare import compare_with_start, comparison_table, log_comparison
-from heatmapnet.train.engine import train_one_epoch, validate
+from heatmapnet.train.engine import NonFiniteLoss, train_one_epoch, validate
 from heatmapnet.train.losses import Criterion, LossConfig
+from heatmapnet.train.schedule import ScheduleConfig
 from heatmapnet.train.targets import TargetConfig
 from heatmapnet.train.visuals import training_grid
+from heatmapnet.writable import writable_folder
 
 
 def seed_everything(seed: int) -> None:
@@ -79,7 +81,8 @@ def train(cfg) -> dict:
     target_config = dataclass_from(TargetConfig, cfg.target, "target")
     loss_config = dataclass_from(LossConfig, cfg.loss, "loss")
     decode_config = dataclass_from(DecodeConfig, cfg.decode, "decode")
-    schedule = cfg.train
+    schedule = dataclass_from(ScheduleConfig, cfg.train, "train")
+    out_dir = writable_folder(output_folder(cfg), "the training run (checkpoints, TensorBoard logs)")
 
     augmentation = dataclass_from(AugmentConfig, cfg.augment, "augment")
     data = build_data(cfg.data, model_config, target_config, augmentation, int(cfg.seed))
@@ -102,13 +105,15 @@ def train(cfg) -> dict:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(
         schedule.epochs * steps_per_epoch, int(schedule.warmup_epochs * steps_per_epoch)))
 
-    out_dir = output_folder(cfg)
     checkpoints = out_dir / "checkpoints"
     start_epoch, best_f1, train_seconds = 0, -1.0, 0.0
     if cfg.get("init") and not cfg.resume:
         init_from(cfg.init, model, model_config)
     if cfg.resume:
         start_epoch, best_f1, train_seconds = resume_from(cfg.resume, model, optimizer, scheduler, model_config)
+        if start_epoch >= schedule.epochs:
+            raise UserError(f"{cfg.resume} has already trained {start_epoch} epoch(s) and train.epochs is "
+                            f"{schedule.epochs}: nothing to do; pass train.epochs=N with N > {start_epoch}")
     writer = SummaryWriter(out_dir / "tensorboard") if is_main else None
     if is_main:
         print(f"training {model_config.backbone} stride {model_config.stride} with {loss_config.name} "
@@ -130,7 +135,7 @@ def train(cfg) -> dict:
             data.train.epoch = sampler.epoch = epoch
             started = time.perf_counter()
             stats = train_one_epoch(net, criterion, train_loader, optimizer, scheduler, device, epoch,
-                                    show_progress=is_main, grad_clip=schedule.get("grad_clip"))
+                                    show_progress=is_main, grad_clip=schedule.grad_clip)
             if world_size > 1:
                 dist.barrier()
             if not is_main:
@@ -138,9 +143,11 @@ def train(cfg) -> dict:
             elapsed = time.perf_counter() - started
             train_seconds += elapsed
             last_epoch = epoch == schedule.epochs - 1
+            val_skipped: list[str] = []
             if (epoch + 1) % schedule.val_every == 0 or last_epoch:
                 metrics, val_stats = validate(model, criterion, val_loader, device, model.stride, decode_config,
                                                target_config)
+                val_skipped = val_stats.skipped
                 log_validation(writer, metrics, val_stats, epoch)
                 if (metrics.get("f1") or 0.0) > best_f1:  # F1 is None (undefined) on frames without hands
                     best_f1 = metrics.get("f1") or 0.0
@@ -153,13 +160,17 @@ def train(cfg) -> dict:
                 writer.add_image("train/input_target_prediction_mask", training_grid(
                     stats.last_batch, stats.last_outputs, model_config.normalization), epoch)
             save("last.pt", epoch + 1, metrics)
-            print(epoch_line(epoch, schedule.epochs, stats, metrics, elapsed))
+            print(epoch_line(epoch, schedule.epochs, stats, metrics, elapsed, val_skipped))
         if is_main and cfg.get("init") and metrics:
             scored = compare_with_start(cfg.init, model, criterion, val_loader, device, target_config,
                                         decode_config, metrics.get("operating_threshold"))
             lines = comparison_table(scored, Path(cfg.init).name)
             print("\n".join(lines))
             log_comparison(writer, scored, lines, out_dir, epoch)
+    except NonFiniteLoss as error:
+        kept = (f"the last good checkpoint is {checkpoints / 'last.pt'}" if (checkpoints / "last.pt").exists()
+                else "no checkpoint was saved yet")
+        raise UserError(f"{error}; stopped, {kept} (lower train.lr, or check the data and loss settings)") from None
     except KeyboardInterrupt:
         if is_main:
             save("last.pt", epoch, metrics)
@@ -232,6 +243,7 @@ def log_training(writer: SummaryWriter, stats, optimizer, epoch: int, elapsed: f
 
 
 def log_validation(writer: SummaryWriter, metrics: dict, stats, epoch: int) -> None:
+    writer.add_scalar("val/skipped_images", len(stats.skipped), epoch)
     for name, value in stats.losses.items():
         writer.add_scalar(f"val/{name}", value, epoch)
     for name, value in metrics.items():
@@ -239,8 +251,8 @@ def log_validation(writer: SummaryWriter, metrics: dict, stats, epoch: int) -> N
             writer.add_scalar(f"val/{name}", value, epoch)
 
 
-def epoch_line(epoch: int, epochs: int, stats, metrics: dict, elapsed: float) -> str:
-    """One summary line per epoch (skipped images are named once so the user can fix them)."""
+def epoch_line(epoch: int, epochs: int, stats, metrics: dict, elapsed: float, val_skipped=()) -> str:
+    """One summary line per epoch (skipped training and validation images are named so the user can fix them)."""
     line = (f"epoch {epoch + 1}/{epochs}  loss {stats.losses.get('loss', float('nan')):.4f}  "
             f"{stats.images / max(elapsed, 1e-9):.1f} img/s")
     if metrics:
@@ -248,6 +260,8 @@ def epoch_line(epoch: int, epochs: int, stats, metrics: dict, elapsed: float) ->
                  f"  median error {shown(metrics.get('median_error_px'), '.1f')} px")
     if stats.skipped:
         line += f"  skipped {len(stats.skipped)} unreadable image(s), e.g. {stats.skipped[0]}"
+    if val_skipped:
+        line += f"  skipped {len(val_skipped)} unreadable validation image(s), e.g. {val_skipped[0]}"
     return line
 
 

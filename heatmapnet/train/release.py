@@ -23,6 +23,7 @@ from heatmapnet.errors import UserError
 from heatmapnet.export.to_onnx import export_model
 from heatmapnet.model.checkpoint import load_model, save_checkpoint
 from heatmapnet.runtime.decode import checked_refine
+from heatmapnet.writable import writable_file
 
 
 def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
@@ -49,6 +50,7 @@ def release(checkpoint, out, threshold: str = "validation", refine: str | None =
     checked_refine(refine)
     if Path(out).suffix != ".pt":
         raise UserError(f"out={out}: name the .pt file to write (the .onnx copy is written beside it)")
+    writable_file(out, "the released model")
     model, payload = load_model(checkpoint)
     meta = payload.get("meta") or {}
     decode = {**payload.get("decode", {}), "threshold": operating_threshold(meta, threshold, checkpoint)}
