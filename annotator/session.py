@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from heatmapnet.data.hands import OPEN, OTHER
-from heatmapnet.data.hands_json import Annotations, Marker
+from heatmapnet.data.hands_json import Annotations, Marker, needs_review
 from heatmapnet.sources.video import FrameError
 
 from .flow import FlowConfig
@@ -29,6 +29,9 @@ HELP = (
     ("space", "play / pause"),
     ("g", "go to frame (type number, Enter)"),
     ("n", "next frame without labels"),
+    ("x", "no hands here (a negative frame), then next"),
+    ("r", "review: next frame with flow-carried hands"),
+    ("a", "accept this frame's hands, then review on"),
     ("2 / 1", "carry hands one frame forward / back"),
     ("Enter", "accept frame and carry forward"),
     ("p", "carry forward until unsure (any key stops)"),
@@ -110,6 +113,7 @@ class Session:
             "left": lambda: self.go_to(self.frame - 1), "right": lambda: self.go_to(self.frame + 1),
             "c": lambda: self.go_to(self.frame - 10), "v": lambda: self.go_to(self.frame + 10),
             "n": self._next_unlabelled, "g": self._start_goto, " ": self._play,
+            "x": self._no_hands, "r": self._next_to_review, "a": self._accept_and_review,
             "2": lambda: self._carry_once(+1), "1": lambda: self._carry_once(-1),
             "enter": self._accept_and_go, "p": self._start_propagation,
             "o": self._toggle_label, "[": lambda: self._resize(1 / RESIZE_STEP), "]": lambda: self._resize(RESIZE_STEP),
@@ -171,6 +175,17 @@ class Session:
         else:
             self.go_to(frame)
 
+    def _next_to_review(self) -> bool:
+        """Go to the next frame whose hands flow placed and nobody checked yet (wrapping round); False if none."""
+        count = self.annotations.frame_count
+        following = ((self.frame + step) % count for step in range(1, count + 1))
+        frame = next((i for i in following if needs_review(self.annotations.markers(i))), None)
+        if frame is None:
+            self.message = "nothing to review: no flow-carried hands left"
+            return False
+        self.go_to(frame)
+        return True
+
     def _start_goto(self) -> None:
         self.goto = ""
 
@@ -229,6 +244,26 @@ class Session:
         else:
             self._saved(f"accepted frame {self.frame}")
             self.go_to(self.frame + 1)
+
+    def _accept_and_review(self) -> None:
+        """The review pass: the user vouches for this frame's hands as they are, then goes to the next to check."""
+        if not needs_review(self.markers):
+            self._next_to_review()
+            return
+        self._checkpoint()
+        self.annotations.frames[self.frame] = tuple(m.touched() for m in self.markers)
+        accepted = self.frame
+        self._saved(f"accepted frame {accepted}")
+        if self._next_to_review():
+            self.message = f"accepted frame {accepted}; reviewing frame {self.frame}"
+
+    def _no_hands(self) -> None:
+        """A negative frame: the user says there is no hand here (unlike an unlabelled frame, training learns it)."""
+        self._checkpoint()
+        removed = len(self.markers)
+        self.annotations.frames[self.frame] = ()
+        self._saved(f"frame {self.frame}: no hands here" + (f" ({removed} hand(s) removed)" if removed else ""))
+        self.go_to(self.frame + 1)
 
     def _start_propagation(self) -> None:
         self._checkpoint()

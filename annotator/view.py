@@ -3,7 +3,7 @@
 `render` is a pure function of the session and the frame, so it runs offscreen too. The window is a
 bare HighGUI window (no toolbar, so window pixels are image pixels) with a frame trackbar; below the
 frame sit a timeline strip (one column per stretch of frames, coloured by how they are labelled)
-and a two-line status bar.
+and a two-line status bar. Frames marked "no hands here" are purple on the timeline.
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ OPEN_COLOUR = (60, 220, 60)  # BGR
 OTHER_COLOUR = (0, 170, 255)
 UNCERTAIN_COLOUR = (40, 40, 255)
 SELECTED_COLOUR = (255, 255, 255)
-TIMELINE_COLOURS = {None: (70, 70, 70), FLOW: (200, 140, 40), MANUAL: OPEN_COLOUR, "uncertain": UNCERTAIN_COLOUR}
+NO_HANDS_COLOUR = (150, 60, 150)
+TIMELINE_COLOURS = {None: (70, 70, 70), FLOW: (200, 140, 40), MANUAL: OPEN_COLOUR, "uncertain": UNCERTAIN_COLOUR,
+                    "no hands": NO_HANDS_COLOUR}
 TIMELINE_HEIGHT = 10
 STATUS_HEIGHT = 40
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -71,10 +73,12 @@ def _draw_marker(canvas: np.ndarray, marker, scale: float, highlighted: bool) ->
 
 
 def _frame_state(annotations, frame: int) -> str | None:
-    """How a frame is labelled, for the timeline: None, "flow", "manual" or "uncertain"."""
+    """How a frame is labelled, for the timeline: None, "no hands", "flow", "manual" or "uncertain"."""
     if frame not in annotations.frames:
         return None
     markers = annotations.frames[frame]
+    if not markers:
+        return "no hands"
     if any(m.uncertain for m in markers):
         return "uncertain"
     return FLOW if markers and all(m.source == FLOW for m in markers) else MANUAL
@@ -85,7 +89,7 @@ def _draw_timeline(strip: np.ndarray, session: Session) -> None:
     for column in range(width):
         first, last = column * count // width, max((column + 1) * count // width, column * count // width + 1)
         states = {_frame_state(session.annotations, f) for f in range(first, min(last, count))}
-        state = next((s for s in ("uncertain", None, FLOW, MANUAL) if s in states), None)
+        state = next((s for s in ("uncertain", None, FLOW, "no hands", MANUAL) if s in states), None)
         strip[:, column] = TIMELINE_COLOURS[state]
     cursor = min(session.frame * width // max(count, 1), width - 1)
     strip[:, max(cursor - 1, 0):cursor + 2] = SELECTED_COLOUR
@@ -95,7 +99,9 @@ def _draw_status(bar: np.ndarray, session: Session) -> None:
     markers = session.markers
     flow = sum(m.source == FLOW for m in markers)
     state = {"play": "  [playing]", "propagate": "  [propagating]"}.get(session.mode, "")
-    first = f"frame {session.frame}/{session.annotations.frame_count - 1}  hands {len(markers)}"
+    negative = _frame_state(session.annotations, session.frame) == "no hands"
+    hands = "no hands here" if negative else f"hands {len(markers)}"
+    first = f"frame {session.frame}/{session.annotations.frame_count - 1}  {hands}"
     first += (f" ({flow} flow)" if flow else "") + state + "   ? help"
     second = f"go to frame: {session.goto}_" if session.goto is not None else session.message
     cv2.putText(bar, first, (6, 15), FONT, 0.45, (230, 230, 230), 1, cv2.LINE_AA)

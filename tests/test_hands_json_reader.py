@@ -71,5 +71,8 @@ def test_missing_files_and_videos_and_corrupt_files_are_one_line_errors(clip, tm
     with pytest.raises(UserError, match="gone.mp4, which does not exist"):
         reader.read(tmp_path / "gone.hands.json")
     (tmp_path / "gone.hands.json").write_text(json.dumps({"version": 2, "frames": {}}))
+    with pytest.raises(FormatError, match="written by a newer annotator"):
+        reader.read(tmp_path / "gone.hands.json")
+    (tmp_path / "gone.hands.json").write_text(json.dumps({"version": "1", "frames": {}}))
     with pytest.raises(FormatError, match="not a version-1 annotator file"):
         reader.read(tmp_path / "gone.hands.json")

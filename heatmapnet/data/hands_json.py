@@ -4,7 +4,13 @@ One file per video: {"version": 1, "video": <path relative to the file>, "width"
 "frame_count", "frames": {"<frame index>": [marker, ...]}}. A marker is a circle (centre x, y and
 radius r in continuous frame pixels) with a stable `id` across frames, a label, where it came from
 ("manual" or "flow") and whether optical flow lost it (`uncertain`). A frame listed in "frames" is
-labelled, an empty list meaning "no hands here"; frames not listed are unlabelled.
+labelled, an empty list meaning "no hands here" (the annotator's `x`, or Enter on a frame without hands):
+training learns it as a negative; frames not listed are unlabelled and never used.
+
+Compatibility: readers accept every version up to VERSION (optional keys added since default), and a
+key added later without a version bump (e.g. the video's fingerprint) is optional for readers. Version 1
+is the only version so far: files of the first annotator (no "current_frame", markers without "source"
+or "uncertain") load as manual, certain markers.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from heatmapnet.data.registry import register_reader
 from heatmapnet.errors import UserError
 
 VERSION = 1
+READABLE_VERSIONS = range(1, VERSION + 1)
 MANUAL = "manual"
 FLOW = "flow"
 SOURCES = (MANUAL, FLOW)
@@ -86,7 +93,11 @@ def to_dict(annotations: Annotations) -> dict:
 
 def from_dict(data, name: str) -> Annotations:
     """Parse and validate; anything unexpected raises FormatError naming the file and the problem."""
-    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("frames"), dict):
+    version = data.get("version") if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        raise FormatError(f"{name} was written by a newer annotator (format version {version}; this one reads up "
+                          f"to {VERSION}): update HeatmapNet")
+    if version not in READABLE_VERSIONS or not isinstance(data.get("frames"), dict):
         raise FormatError(f"{name} is not a version-{VERSION} annotator file (expected \"version\": {VERSION} "
                           f"and a \"frames\" object)")
     try:
@@ -113,6 +124,11 @@ def _marker(item: dict) -> Marker:
     if not (math.isfinite(marker.x) and math.isfinite(marker.y) and marker.r > 0):
         raise ValueError(f"hand {marker.id} has a non-finite centre or a radius <= 0")
     return marker
+
+
+def needs_review(markers) -> bool:
+    """Flow placed a hand here and nobody has checked it (a review pass visits these frames)."""
+    return any(m.source == FLOW or m.uncertain for m in markers)
 
 
 def training_hands(markers) -> list[Hand]:

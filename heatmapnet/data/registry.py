@@ -31,7 +31,11 @@ def register_reader(name: str):
 def make_reader(name: str, **options) -> Reader:
     if name not in READERS:
         raise UserError(f"unknown dataset reader {name!r}: choose one of {', '.join(sorted(READERS))}")
-    return READERS[name](**options)
+    try:
+        return READERS[name](**options)
+    except TypeError as error:  # an option this reader does not take (e.g. a COCO option on another reader)
+        raise UserError(f"dataset reader {name!r} does not take the options {sorted(options)} ({error}); "
+                        f"remove them from the data config") from None
 
 
 def split_settings(config: dict, source: dict) -> dict:

@@ -5,9 +5,14 @@ set into training and flatters every number (the DESIGN notes' EgoHands anchor c
 split). The default keeps each video whole on one side; frames without a video are their own group,
 which makes a video-less dataset a random split. Each dataset is split on its own, so every dataset
 is represented in validation whatever their sizes.
+
+`by: time` is for one clip (or a few): each video validates on its last frames, and the `gap_frames`
+frames before them are used for neither side, so validation frames are not near duplicates of
+training frames. It is how a fine-tune on a single labelled clip gets a validation set at all.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -15,19 +20,23 @@ import numpy as np
 from heatmapnet.data.hands import Sample
 from heatmapnet.errors import UserError
 
-SPLIT_BY = ("video", "random")
+SPLIT_BY = ("video", "random", "time")
 
 
 def split_samples(samples: list[Sample], val_fraction: float, seed: int, by: str = "video",
-                  val_videos: list[str] | None = None) -> tuple[list[Sample], list[Sample]]:
+                  val_videos: list[str] | None = None, gap_frames: int = 0) -> tuple[list[Sample], list[Sample]]:
     """(train, val). With `val_videos`, exactly the frames of those videos validate; otherwise about
-    `val_fraction` of each dataset's frames do, chosen by `seed` (independent of the input order)."""
+    `val_fraction` of each dataset's frames do: whole videos chosen by `seed` (independent of the input
+    order), or with `by="time"` the last frames of every video, `gap_frames` frame numbers after the
+    last training frame."""
     if by not in SPLIT_BY:
         raise UserError(f"split by must be one of {', '.join(SPLIT_BY)}, got {by!r}")
     if val_videos:
         return _split_by_names(samples, set(val_videos))
     if not 0.0 <= val_fraction < 1.0:
         raise UserError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if by == "time":
+        return _split_by_time(samples, val_fraction, int(gap_frames))
     groups: dict[tuple, list[Sample]] = defaultdict(list)
     for sample in samples:
         own = ("frame", sample.image_path, sample.synthetic_seed, sample.frame_index)
@@ -60,6 +69,34 @@ def _pick(keys: list[tuple], groups: dict[tuple, list[Sample]], val_fraction: fl
         chosen.add(keys[position])
         count += size
     return chosen
+
+
+def _split_by_time(samples: list[Sample], val_fraction: float, gap_frames: int) -> tuple[list[Sample], list[Sample]]:
+    """Per video (frames without one: per dataset, in file order), the last `val_fraction` of its frames
+    validate and the frames within `gap_frames` frame numbers before the first of them are left out."""
+    if gap_frames < 0:
+        raise UserError(f"gap_frames must be >= 0, got {gap_frames}")
+    videos: dict[tuple, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        videos[(sample.dataset, sample.video or "")].append(sample)
+    train, val = [], []
+    for (dataset, video), members in sorted(videos.items()):
+        members.sort(key=lambda s: (s.frame_index if s.frame_index is not None else -1, s.image_path or ""))
+        count = math.ceil(val_fraction * len(members))
+        if count == 0:
+            train += members
+            continue
+        first_val = members[-count]
+        cut = first_val.frame_index if first_val.frame_index is not None else None
+        kept = [s for s in members[:-count] if cut is None or s.frame_index is None or s.frame_index < cut - gap_frames]
+        if not kept:
+            name = f"video {video!r}" if video else "the frames without a video"
+            raise UserError(f"cannot split {name} of {dataset or 'the data'} by time: its {len(members)} labelled "
+                            f"frame(s) all fall in the validation part or the {gap_frames}-frame gap before it; label "
+                            f"more frames, or lower data.split.val_fraction / data.split.gap_frames")
+        train += kept
+        val += members[-count:]
+    return train, val
 
 
 def _split_by_names(samples: list[Sample], names: set[str]) -> tuple[list[Sample], list[Sample]]:

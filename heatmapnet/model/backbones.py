@@ -37,23 +37,34 @@ SPECS = {
 class Backbone(nn.Module):
     """`features[:cut]` of a torchvision model, optionally followed by trainable extra layers.
 
-    The pretrained part can be frozen: its parameters get no gradient and its BatchNorm layers stay
-    in eval mode, so a frozen backbone really is constant during training.
+    The pretrained part, or its first `freeze_layers` layers, can be frozen: their parameters get no
+    gradient and their BatchNorm layers stay in eval mode, so frozen layers really are constant during
+    training (fine-tuning on a few hundred frames keeps the generic early features as they are).
     """
 
-    def __init__(self, pretrained_part: nn.Sequential, extra: nn.Module, stride: int, channels: int, freeze: bool):
+    def __init__(self, pretrained_part: nn.Sequential, extra: nn.Module, stride: int, channels: int, freeze: bool,
+                 freeze_layers: int = 0):
         super().__init__()
+        if not 0 <= freeze_layers <= len(pretrained_part):
+            raise UserError(f"model.freeze_layers must be in [0, {len(pretrained_part)}] for this backbone, "
+                            f"got {freeze_layers}")
         self.body = pretrained_part
         self.extra = extra
         self.stride = stride
         self.channels = channels
-        self.frozen = freeze
-        if freeze:
-            self.body.requires_grad_(False)
+        self.frozen_layers = len(pretrained_part) if freeze else freeze_layers
+        for layer in self._frozen():
+            layer.requires_grad_(False)
+
+    def _frozen(self) -> list[nn.Module]:
+        return list(self.body)[:self.frozen_layers]
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.frozen:
+        frozen = self._frozen()
+        for layer in frozen:
+            layer.eval()
+        if len(frozen) == len(self.body):  # wholly frozen: the container too
             self.body.eval()
         return self
 
@@ -69,8 +80,10 @@ def vgg_extra_block(in_channels: int, channels: int = 512) -> nn.Sequential:
     return nn.Sequential(*layers, nn.MaxPool2d(2, 2))
 
 
-def build_backbone(name: str, stride: int = 8, pretrained: str | None = None, freeze: bool = False) -> Backbone:
-    """Build a truncated backbone. `pretrained`: None, "imagenet" (torchvision download) or a state-dict path."""
+def build_backbone(name: str, stride: int = 8, pretrained: str | None = None, freeze: bool = False,
+                   freeze_layers: int = 0) -> Backbone:
+    """Build a truncated backbone. `pretrained`: None, "imagenet" (torchvision download) or a state-dict path;
+    `freeze` freezes the whole pretrained part, `freeze_layers` its first N layers."""
     if name not in SPECS:
         raise UserError(f"unknown backbone {name!r}: choose one of {', '.join(SPECS)}")
     spec = SPECS[name]
@@ -82,8 +95,8 @@ def build_backbone(name: str, stride: int = 8, pretrained: str | None = None, fr
         load_pretrained(full, spec, pretrained, cut)
     body = nn.Sequential(*list(full.features.children())[:cut])
     if name == "vgg16":
-        return Backbone(body, vgg_extra_block(128, channels), stride, channels, freeze)
-    return Backbone(body, nn.Identity(), stride, channels, freeze)
+        return Backbone(body, vgg_extra_block(128, channels), stride, channels, freeze, freeze_layers)
+    return Backbone(body, nn.Identity(), stride, channels, freeze, freeze_layers)
 
 
 def load_pretrained(model: nn.Module, spec: BackboneSpec, pretrained: str, cut: int) -> None:

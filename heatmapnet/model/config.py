@@ -20,6 +20,7 @@ class ModelConfig:
     resize: str = "letterbox"
     normalization: Normalization = field(default_factory=Normalization)
     freeze_backbone: bool = False
+    freeze_layers: int = 0  # the first N pretrained layers stay as loaded (fine-tuning on a few hundred frames)
     pretrained: str | None = None  # used only when the model is first built, never when loading a checkpoint
 
     @classmethod

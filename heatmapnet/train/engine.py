@@ -102,4 +102,7 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
         summary["operating_threshold"] = metrics.best_threshold(OPERATING_F1_TOLERANCE)
         operating = summary["operating_threshold"] or decode_config.threshold
         summary["recall_by_size"] = recall_by_size(((match, 1.0) for match in matches), operating)
+        negatives = [match for match in matches if not match.hands]  # frames labelled "no hands here"
+        summary["empty_frames"] = len(negatives)
+        summary["empty_frame_false_alarms"] = sum(len(m.false_alarms(decode_config.threshold)) for m in negatives)
     return summary, stats

@@ -2,6 +2,7 @@
 
 Builds model, data, loss and optimiser from the composed config; trains with AdamW + warm-up + cosine;
 validates, logs to TensorBoard, keeps `last.pt` and `best.pt` (by validation point-F1); resumes;
+starts from a trained checkpoint (`init`) and then scores it beside the result on the held-out frames;
 saves on Ctrl-C; runs data-parallel under `torchrun` (gloo on CPU, nccl on GPU), rank 0 logging and saving.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from heatmapnet.model.checkpoint import read_checkpoint, save_checkpoint
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.model.network import HeatmapNet
 from heatmapnet.runtime.decode import DecodeConfig
+from heatmapnet.train.compare import compare_with_start, comparison_table, log_comparison
 from heatmapnet.train.engine import NonFiniteLoss, train_one_epoch, validate
 from heatmapnet.train.losses import Criterion, LossConfig
 from heatmapnet.train.schedule import ScheduleConfig
@@ -86,6 +88,8 @@ def train(cfg) -> dict:
     data = build_data(cfg.data, model_config, target_config, augmentation, int(cfg.seed))
     if len(data.train) == 0:
         raise UserError("the training split is empty: check data.root and the split settings")
+    if len(data.val) == 0:
+        raise UserError(nothing_to_validate(cfg.data))
     sampler = MixSampler(data.train_weights, int(cfg.seed), rank, world_size)
     train_loader = DataLoader(data.train, batch_size=schedule.batch_size, sampler=sampler, collate_fn=collate,
                               num_workers=schedule.num_workers, drop_last=len(sampler) > schedule.batch_size)
@@ -145,8 +149,8 @@ def train(cfg) -> dict:
                                                target_config)
                 val_skipped = val_stats.skipped
                 log_validation(writer, metrics, val_stats, epoch)
-                if (metrics.get("f1") or 0.0) > best_f1:
-                    best_f1 = metrics["f1"]
+                if (metrics.get("f1") or 0.0) > best_f1:  # F1 is None (undefined) on frames without hands
+                    best_f1 = metrics.get("f1") or 0.0
                     save("best.pt", epoch, metrics)
                 if (epoch + 1) % schedule.image_every == 0 or last_epoch:
                     writer.add_image("val/input_target_prediction_mask", training_grid(
@@ -157,6 +161,12 @@ def train(cfg) -> dict:
                     stats.last_batch, stats.last_outputs, model_config.normalization), epoch)
             save("last.pt", epoch + 1, metrics)
             print(epoch_line(epoch, schedule.epochs, stats, metrics, elapsed, val_skipped))
+        if is_main and cfg.get("init") and metrics:
+            scored = compare_with_start(cfg.init, model, criterion, val_loader, device, target_config,
+                                        decode_config, metrics.get("operating_threshold"))
+            lines = comparison_table(scored, Path(cfg.init).name)
+            print("\n".join(lines))
+            log_comparison(writer, scored, lines, out_dir, epoch)
     except NonFiniteLoss as error:
         kept = (f"the last good checkpoint is {checkpoints / 'last.pt'}" if (checkpoints / "last.pt").exists()
                 else "no checkpoint was saved yet")
@@ -172,6 +182,16 @@ def train(cfg) -> dict:
         if dist.is_initialized():
             dist.destroy_process_group()
     return {"metrics": metrics, "best_f1": best_f1, "last": checkpoints / "last.pt", "best": checkpoints / "best.pt"}
+
+
+def nothing_to_validate(data_config) -> str:
+    """Why there are no validation frames, and what to do about it."""
+    split = data_config.get("split") or {}
+    by = split.get("by", "video")
+    advice = {"video": "with one video, split it by time: data.split.by=time (validates on its last frames)",
+              "time": "raise data.split.val_fraction or label more frames"}.get(by, "raise data.split.val_fraction")
+    return (f"no validation frames: splitting by {by} with val_fraction {split.get('val_fraction')} left nothing "
+            f"to validate on; {advice}, or validate on the training frames with data.validate_on_train=true")
 
 
 def output_folder(cfg) -> Path:

@@ -2,7 +2,11 @@
 optimiser state (a third of the size), with the operating threshold chosen on the validation split.
 
 Usage: `python -m heatmapnet.train.release checkpoint=runs/NAME/checkpoints/last.pt out=heatmapnet/shipped/heatmapnet.pt
-[threshold=validation|T] [refine=weighted|quadratic|quarter|argmax]`
+[threshold=validation|T] [refine=weighted|quadratic|quarter|argmax] [onnx=true|false]`
+
+Beside the `.pt` it writes the ONNX copy (`heatmapnet.onnx` next to `heatmapnet.pt`), which the default
+tracking runtime (ONNX Runtime) loads directly: `python track.py checkpoint=models/mine.onnx` (or the .pt,
+exported once into a cache).
 
 Short runs leave sigmoid scores well below 0.5 on real hands, so the training default of 0.5 can miss most
 of them; `threshold=validation` (the default) takes the threshold that the run's last validation stored in the
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from heatmapnet.cli import REQUIRED, parse_options, run_tool
 from heatmapnet.errors import UserError
+from heatmapnet.export.to_onnx import export_model
 from heatmapnet.model.checkpoint import load_model, save_checkpoint
 from heatmapnet.runtime.decode import checked_refine
 from heatmapnet.writable import writable_file
@@ -39,10 +44,12 @@ def operating_threshold(meta: dict, choice: str, checkpoint) -> float:
     return value
 
 
-def release(checkpoint, out, threshold: str = "validation", refine: str | None = None) -> dict:
-    """Write the shippable copy of `checkpoint` to `out` (`refine`: None keeps the checkpoint's); returns its
-    decode settings."""
+def release(checkpoint, out, threshold: str = "validation", refine: str | None = None, onnx: bool = True) -> dict:
+    """Write the shippable copy of `checkpoint` to `out` (`refine`: None keeps the checkpoint's) and, with
+    `onnx`, its ONNX export beside it; returns its decode settings."""
     checked_refine(refine)
+    if Path(out).suffix != ".pt":
+        raise UserError(f"out={out}: name the .pt file to write (the .onnx copy is written beside it)")
     writable_file(out, "the released model")
     model, payload = load_model(checkpoint)
     meta = payload.get("meta") or {}
@@ -50,16 +57,25 @@ def release(checkpoint, out, threshold: str = "validation", refine: str | None =
     if refine is not None:
         decode["refine"] = refine
     save_checkpoint(out, model, decode, {**meta, "released_from": str(checkpoint), "threshold_source": threshold})
+    if onnx:
+        export_model(out, onnx_copy(out))
     return decode
+
+
+def onnx_copy(out) -> Path:
+    """Where the ONNX copy of a released `.pt` goes: the same name with `.onnx`."""
+    return Path(out).with_suffix(".onnx")
 
 
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"checkpoint": REQUIRED, "out": REQUIRED, "threshold": "validation",
-                                   "refine": None}, "release")
-    decode = release(options["checkpoint"], options["out"], options["threshold"], options["refine"])
+                                   "refine": None, "onnx": True}, "release")
+    decode = release(options["checkpoint"], options["out"], options["threshold"], options["refine"], options["onnx"])
     size_kb = Path(options["out"]).stat().st_size / 1024
     print(f"wrote {options['out']} ({size_kb:.0f} KB), threshold {decode['threshold']} "
           f"({options['threshold']}), refine {decode.get('refine', 'weighted')}")
+    if options["onnx"]:
+        print(f"wrote {onnx_copy(options['out'])} (the ONNX copy that track.py's default runtime loads)")
 
 
 if __name__ == "__main__":
