@@ -85,10 +85,14 @@ def benchmark_video(folder: Path, source: Path | None, frames: int) -> Path:
     return write_video(folder / "clip.mp4", looped, fps=30.0)
 
 
-def end_to_end(checkpoint: Path, runtime: str, video: Path, threads: int) -> dict:
-    """track.py's loop over the whole video (no window, no outputs); returns its summary."""
+BARE = ("pose=null", "keypoints=null", "gestures=null")  # read -> preprocess -> model -> decode -> track only
+
+
+def end_to_end(checkpoint: Path, runtime: str, video: Path, threads: int, stages: tuple[str, ...] = BARE) -> dict:
+    """track.py's loop over the whole video (no window, no outputs; by default without the stages after
+    tracking); returns its summary."""
     overrides = [f"checkpoint={checkpoint}", f"runtime={runtime}", f"source={video}", f"threads={threads}",
-                 "display=false"]
+                 "display=false", *stages]
     with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
         return track.track(compose("track", overrides=overrides))
 
@@ -216,12 +220,14 @@ def main() -> None:
         frames = [capture.read()[1] for _ in range(min(args.frames, 300))]
         calibration = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in frames[::15]]
         int8 = quantize_model(onnx_model, folder / "heatmapnet.int8.onnx", calibration)
-        contenders = {"torch eager": (checkpoint, "torch"), "ONNX Runtime fp32 (default)": (onnx_model, "onnxruntime"),
-                      "ONNX Runtime int8": (int8, "onnxruntime")}
+        contenders = {"torch eager": (checkpoint, "torch", BARE),
+                      "ONNX Runtime fp32 (default)": (onnx_model, "onnxruntime", BARE),
+                      "ONNX Runtime int8": (int8, "onnxruntime", BARE),
+                      "fp32 + pose, keypoints, gestures": (onnx_model, "onnxruntime", ())}
         runs: dict[str, list[dict]] = defaultdict(list)
         for repeat in range(args.repeats):
-            for label, (model, runtime) in contenders.items():
-                runs[label].append(end_to_end(model, runtime, video, args.threads))
+            for label, (model, runtime, stages) in contenders.items():
+                runs[label].append(end_to_end(model, runtime, video, args.threads, stages))
             print(f"[{repeat + 1}/{args.repeats}] " + ", ".join(f"{label} {runs[label][-1]['fps']:.0f} FPS"
                                                                 for label in contenders))
         mediapipe = {}
@@ -234,23 +240,25 @@ def main() -> None:
         int8_ms, _ = onnx_model_ms_and_profile(int8, args.threads, calls=100)
         startup = None
         if not args.skip_startup:
-            startup = (fresh_process([str(REPO / "track.py"), f"source={video}", "display=false", "max_frames=1"]),
-                       fresh_process([str(REPO / "track.py"), f"source={video}", "display=false"]),
-                       fresh_process([str(REPO / "track.py"), f"source={video}", "display=false", "max_frames=1",
-                                      "runtime=torch"]))
+            run = [str(REPO / "track.py"), f"source={video}", "display=false"]
+            startup = {"bare": fresh_process([*run, "max_frames=1", *BARE]),
+                       "default": fresh_process([*run, "max_frames=1"]),
+                       "whole bare": fresh_process([*run, *BARE]),
+                       "whole default": fresh_process(run),
+                       "torch": fresh_process([*run, "max_frames=1", "runtime=torch", *BARE])}
 
-    print("\nend to end, track.py's loop (median of repeats):")
-    print(f"  {'runtime':<28} {'FPS':>6}  ms per stage")
+    print("\nend to end, track.py's loop (median of repeats; the last row with the default stages after tracking):")
+    print(f"  {'runtime':<32} {'FPS':>6}  ms per stage")
     medians = {}
     for label, summaries in runs.items():
         best = sorted(summaries, key=lambda summary: summary["fps"])[len(summaries) // 2]
         medians[label] = best["fps"]
         stages = ", ".join(f"{stage} {ms:.2f}" for stage, ms in best["ms"].items() if stage != "draw")
-        print(f"  {label:<28} {best['fps']:>6.1f}  {stages}")
+        print(f"  {label:<32} {best['fps']:>6.1f}  {stages}")
     default = medians["ONNX Runtime fp32 (default)"]
     for complexity, fps in mediapipe.items():
         if fps:
-            print(f"  {'MediaPipe Hands, complexity ' + str(complexity):<28} {fps:>6.1f}  (its own video mode, "
+            print(f"  {'MediaPipe Hands, complexity ' + str(complexity):<32} {fps:>6.1f}  (its own video mode, "
                   f"same frames); the default path is {default / fps:.1f}x its rate")
     if not mediapipe:
         print("  MediaPipe Hands: not measured (give --mediapipe-python, a Python with `pip install mediapipe`)")
@@ -263,10 +271,11 @@ def main() -> None:
           + ", ".join(f"{op} {share:.0%}" for op, share in profile[:6]))
 
     if startup:
-        first, whole, torch_first = startup
-        print(f"\n`python track.py` in a fresh process (ONNX Runtime, shipped model): start-up to the first frame "
-              f"and exit {first[0]:.2f} s; peak memory {whole[1]:.0f} MB over the whole clip "
-              f"(runtime=torch: {torch_first[0]:.2f} s, {torch_first[1]:.0f} MB for one frame)")
+        print(f"\n`python track.py` in a fresh process, start-up to the first frame and exit / peak memory over the "
+              f"whole clip: ONNX Runtime, detector and tracker only {startup['bare'][0]:.2f} s / "
+              f"{startup['whole bare'][1]:.0f} MB; with the default pose, keypoint and gesture stages "
+              f"{startup['default'][0]:.2f} s / {startup['whole default'][1]:.0f} MB; runtime=torch "
+              f"{startup['torch'][0]:.2f} s / {startup['torch'][1]:.0f} MB (one frame)")
     size, names = installed_megabytes(REPO / "requirements.txt")
     print(f"tracking install (requirements.txt and what it pulls, as installed here): {size:.0f} MB "
           f"in {len(names)} distributions")

@@ -231,11 +231,12 @@ def test_track_config_gestures_section_is_the_library_defaults_and_switches_the_
     with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
         default = compose("track")
         circle_templates().save(tmp_path / "mine.json")
-        off = compose("track", overrides=["gestures=null", "pose=null"])  # pose=null: the gesture stage alone
-        mine = compose("track", overrides=[f"gestures={tmp_path / 'mine.json'}", "pose=null"])
-        tuned = compose("track", overrides=["gestures.move_speed=0", "pose=null"])
+        alone = ["pose=null", "keypoints=null"]  # the gesture stage alone
+        off = compose("track", overrides=["gestures=null", *alone])
+        mine = compose("track", overrides=[f"gestures={tmp_path / 'mine.json'}", *alone])
+        tuned = compose("track", overrides=["gestures.move_speed=0", *alone])
     assert dict(default.gestures) == dataclasses.asdict(GestureConfig())
-    assert [stage.name for stage in track.open_tracker(default).stages] == ["pose", "gestures"]
+    assert [stage.name for stage in track.open_tracker(default).stages] == ["pose", "keypoints", "gestures"]
     assert track.open_tracker(off).stages == []
     (stage,) = track.open_tracker(mine).stages
     assert stage.recognizer.templates.names == ["circlecc", "circlecw"]

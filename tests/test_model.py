@@ -127,3 +127,14 @@ def test_shipped_onnx_copy_gives_the_same_detections_as_the_shipped_checkpoint()
         np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3)
         np.testing.assert_allclose(onnx_size, torch_size, atol=1e-3)
 
+
+
+def test_metadata_with_numpy_values_is_saved_as_plain_data_the_safe_loader_accepts(tmp_path):
+    """Training metrics are often NumPy scalars (and dict keys NumPy strings): saved as they are, the file would be
+    refused by the loader that never unpickles anything but tensors and plain data."""
+    meta = {"val": {"f1": np.float32(0.5), "per_dataset": {np.str_("webcam10"): {"hands": np.int64(3)}}},
+            "sizes": np.array([1.0, 2.0])}
+    save_checkpoint(tmp_path / "numpy.pt", HeatmapNet(ModelConfig(backbone="mobilenet_v3_small")), meta=meta)
+    _, payload = load_model(tmp_path / "numpy.pt")
+    assert payload["meta"] == {"val": {"f1": 0.5, "per_dataset": {"webcam10": {"hands": 3}}}, "sizes": [1.0, 2.0]}
+    assert type(next(iter(payload["meta"]["val"]["per_dataset"]))) is str

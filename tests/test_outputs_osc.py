@@ -56,6 +56,7 @@ def test_one_bundle_per_frame_with_every_hand_and_the_alive_list_of_the_jsonl_re
     video = write_blob_video(tmp_path / "clip.mp4", count=20)
     port = listener.getsockname()[1]
     track.track(config(f"checkpoint={checkpoint}", "runtime=torch", "threads=1", f"source={video}", "display=false",
+                       "pose=null", "keypoints=null", "gestures=null",  # the core hand messages; stage fields below
                        f"output.osc=127.0.0.1:{port}", f"output.jsonl={tmp_path}/tracks.jsonl"))
     records = [json.loads(line) for line in (tmp_path / "tracks.jsonl").read_text().splitlines()]
     bundles = [messages(packet) for packet in received(listener)]

@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pose")
     clips = write_pose_clips(folder / "clips", {"open": "open", "fist": "fist", "nothing": "relaxed"}, count=60)
     cfg = compose_config("train", "experiment=pose_clips", f"pose.clips={clips}", "pose.model.body=tiny",
-                         "pose.model.pretrained=null", "pose.model.width=16", "pose.crop_size=32", "pose.epochs=12",
+                         "pose.model.pretrained=null", "pose.model.width=16", "pose.crop_size=32", "pose.epochs=20",
                          "pose.batch_size=16", "pose.lr=0.01", "pose.val_fraction=0.25", f"out_dir={folder / 'run'}")
     return train(cfg)
 
@@ -82,7 +82,7 @@ def test_unsure_is_none_and_a_clear_new_pose_takes_over():
 def run_track(tmp_path, video, *overrides):
     jsonl = tmp_path / "tracks.jsonl"
     cfg = compose_config("track", f"source={video}", "display=false", f"output.jsonl={jsonl}", "threads=1",
-                         *overrides)
+                         "keypoints=null", "gestures=null", *overrides)
     track.track(cfg)
     return [json.loads(line) for line in jsonl.read_text().splitlines()]
 

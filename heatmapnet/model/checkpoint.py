@@ -27,6 +27,18 @@ VERSION = 1
 REQUIRED = ("model_config", "state_dict")  # what loading needs beyond the marker
 
 
+def plain_data(value):
+    """Metadata as the plain types the safe loader accepts: NumPy scalars and arrays (metrics often are)
+    become Python numbers and lists, so a checkpoint written here always loads again."""
+    if isinstance(value, dict):
+        return {plain_data(key): plain_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, torch.Tensor):  # numpy scalar, array or string
+        return value.tolist()
+    return value
+
+
 def save_checkpoint(path, model: HeatmapNet, decode: dict | None = None, meta: dict | None = None,
                     training_state: dict | None = None) -> None:
     """Write a checkpoint via a temporary file and rename, so a crash never leaves half a file."""
@@ -37,8 +49,8 @@ def save_checkpoint(path, model: HeatmapNet, decode: dict | None = None, meta: d
         "version": VERSION,
         "model_config": model.config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "decode": dict(decode or {}),
-        "meta": dict(meta or {}),
+        "decode": plain_data(dict(decode or {})),
+        "meta": plain_data(dict(meta or {})),
     }
     if training_state:
         payload["training_state"] = training_state
