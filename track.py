@@ -71,7 +71,7 @@ def check_settings(cfg: DictConfig) -> None:
 def open_stages(cfg: DictConfig) -> list:
     """The steps after tracking that the settings turn on, in order: pose, keypoints, gestures (each off
     when its setting is null)."""
-    stages = pose_stages(cfg.pose, cfg.pose_smoothing, cfg.track.fallback_size)
+    stages = pose_stages(cfg.pose, cfg.pose_smoothing, cfg.track.fallback_size, cfg.threads)
     if cfg.keypoints is not None:
         smoothing = typed(OneEuroConfig, cfg.keypoint_smoothing, "keypoint_smoothing") \
             if cfg.keypoint_smoothing is not None else None

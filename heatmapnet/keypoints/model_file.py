@@ -16,7 +16,7 @@ import onnxruntime
 from heatmapnet.errors import UserError
 from heatmapnet.keypoints.codec import HANDEDNESS, OUTPUTS
 from heatmapnet.keypoints.config import KeypointConfig
-from heatmapnet.runtime.onnx_format import checked_model_path
+from heatmapnet.runtime.onnx_format import check_format, checked_model_path, load_session
 from heatmapnet.runtime.onnx_runtimes import graph_input
 
 INPUT = "crop"
@@ -37,11 +37,8 @@ def output_names(config: KeypointConfig) -> tuple[str, ...]:
 
 def read_config(session: onnxruntime.InferenceSession, path: Path) -> KeypointConfig:
     metadata = session.get_modelmeta().custom_metadata_map
-    if metadata.get("format") != FORMAT:
-        raise UserError(f"{path} is not a HeatmapNet keypoint model (no '{FORMAT}' metadata); export one with "
-                        f"`python -m heatmapnet.keypoints.export checkpoint=PATH.pt out=keypoints.onnx`")
-    if int(metadata.get("format_version", 0)) > VERSION:
-        raise UserError(f"{path} was exported by a newer HeatmapNet (keypoint format {metadata['format_version']})")
+    check_format(metadata, path, FORMAT, VERSION, "not a HeatmapNet keypoint model",
+                 "export one with `python -m heatmapnet.keypoints.export checkpoint=PATH.pt out=keypoints.onnx`")
     return KeypointConfig.from_dict(json.loads(metadata["keypoint_config"]))
 
 
@@ -52,14 +49,7 @@ class OnnxKeypoints:
 
     def __init__(self, path, threads: int | None = None):
         path = checked_model_path(path)
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:
-            raise UserError(f"cannot read ONNX model {path}: {str(error).strip().splitlines()[0]}") from None
+        self.session = load_session(path, threads, what="keypoint model")
         self.config = read_config(self.session, path)
         self.outputs = list(output_names(self.config))
 

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
-
 from heatmapnet.errors import UserError
-from heatmapnet.runtime.onnx_format import check_format
+from heatmapnet.runtime.onnx_format import check_format, load_session
 from heatmapnet.runtime.onnx_runtimes import graph_input
 
 FORMAT = "heatmapnet-pose"
@@ -60,16 +58,7 @@ class PoseClassifier:
         if not path.is_file():
             raise UserError(f"pose model not found: {path} (train one with `python train.py experiment=pose`, "
                             f"or pose=null to track without poses)")
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the detector's runtime
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:
-            raise UserError(f"cannot read pose model {path}: {str(error).strip().splitlines()[0]} "
-                            f"(is it a complete .onnx file?)") from None
+        self.session = load_session(path, threads, what="pose model")
         self.info = PoseModelInfo.from_metadata(self.session.get_modelmeta().custom_metadata_map, path)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if [node.name for node in inputs] != [INPUT] or [node.name for node in outputs] != [OUTPUT]:

@@ -17,6 +17,7 @@ from heatmapnet.config import dataclass_from
 from heatmapnet.errors import UserError
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.runtime.decode import DecodeConfig
+from heatmapnet.runtime.runtimes import default_threads
 
 INPUT = "image"
 OUTPUTS = ("heatmap", "size")
@@ -73,15 +74,26 @@ def check_format(metadata: dict[str, str], path, name: str, version: int, mismat
                         f"update this installation")
 
 
-def open_session(path, options: onnxruntime.SessionOptions | None = None,
+def load_session(path: Path, threads: int | None = None, providers: list[str] | None = None,
+                 what: str = "ONNX model") -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session as every network here runs it (detector, pose, keypoints): `threads` intra-op
+    threads, and idle threads that sleep instead of spinning — the capture and display threads share the CPU,
+    and spinning made inference 1.4-1.5x slower on a busy machine (benchmarks/bench_threads.py)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads or default_threads(), 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+    except Exception as error:
+        raise UserError(f"cannot read {what} {path}: {str(error).strip().splitlines()[0]} "
+                        f"(is the file complete and not corrupt?)") from None
+
+
+def open_session(path, threads: int | None = None,
                  providers: list[str] | None = None) -> tuple[ExportedModel, onnxruntime.InferenceSession]:
     """Open an exported HeatmapNet ONNX file and check it is one; every failure is one clear UserError."""
     path = checked_model_path(path)
-    try:
-        session = onnxruntime.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
-    except Exception as error:
-        raise UserError(f"cannot read ONNX model {path}: {str(error).strip().splitlines()[0]} "
-                        f"(is the file complete and not corrupt?)") from None
+    session = load_session(path, threads, providers)
     metadata = session.get_modelmeta().custom_metadata_map
     check_format(metadata, path, FORMAT, VERSION, "an ONNX model but not a HeatmapNet export",
                  "export checkpoints with `python -m heatmapnet.export`")

@@ -38,14 +38,7 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, checkpoint, threads: int | None = None, device: str = "cpu"):
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        # Idle worker threads sleep instead of spinning: the tracker's capture and display threads share
-        # the CPU, and on a busy 2-core machine spinning made inference 2-3x slower (bench_runtimes.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        exported, self.session = open_session(checkpoint, options, providers_for(device))
+        exported, self.session = open_session(checkpoint, threads, providers_for(device))
         self.model_config, self.decode_config, self.outputs = (
             exported.model_config, exported.decode_config, list(exported.outputs))
 
