@@ -12,7 +12,7 @@ import torch
 from heatmapnet.errors import UserError
 from heatmapnet.keypoints.config import KeypointConfig
 from heatmapnet.keypoints.network import KeypointNet
-from heatmapnet.model.checkpoint import read_checkpoint, save_checkpoint
+from heatmapnet.model.checkpoint import load_weights, read_checkpoint, save_checkpoint
 
 TASK = "keypoints"
 
@@ -29,12 +29,8 @@ def load_keypoints(path) -> tuple[KeypointNet, dict]:
                         f"`python train.py experiment=keypoints`, or pass keypoints=null)")
     config = KeypointConfig.from_dict({**payload["model_config"], "pretrained": None})
     model = KeypointNet(config)
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as error:
-        detail = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
-        raise UserError(f"keypoint checkpoint {path} does not fit a {config.codec} {config.backbone} keypoint network "
-                        f"of {config.crop_size} px crops ({detail}); it was saved from another layout") from None
+    load_weights(model, payload, f"keypoint checkpoint {path} does not fit a {config.codec} {config.backbone} "
+                                 f"keypoint network of {config.crop_size} px crops")
     return model.eval(), payload
 
 

@@ -106,15 +106,21 @@ def read_checkpoint(path) -> dict:
     return payload
 
 
+def load_weights(model: torch.nn.Module, payload: dict, mismatch: str) -> None:
+    """The payload's weights into `model`; weights of another layout are one UserError: `mismatch`, then
+    PyTorch's first line of detail in brackets, then what it means."""
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        detail = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+        raise UserError(f"{mismatch} ({detail}); it was saved from another layout") from None
+
+
 def load_model(path, device: str | torch.device = "cpu") -> tuple[HeatmapNet, dict]:
     """Rebuild the network from a checkpoint (no pretrained download) and return it in eval mode."""
     payload = read_checkpoint(path)
     config = ModelConfig.from_dict({**payload["model_config"], "pretrained": None})
     model = HeatmapNet(config)
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as error:
-        detail = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
-        raise UserError(f"checkpoint {path} does not match a {config.backbone} stride-{config.stride} HeatmapNet "
-                        f"({detail}); it was saved from another model layout") from None
+    load_weights(model, payload, f"checkpoint {path} does not match a {config.backbone} stride-{config.stride} "
+                                 f"HeatmapNet")
     return model.to(device).eval(), payload
