@@ -63,7 +63,7 @@ def test_label_finetune_release_track_as_the_readme_writes_it(labelled_clip, tmp
     assert done.returncode == 0, done.stderr[-3000:]
     assert "starting from the weights of" in done.stdout and "heatmapnet.pt" in done.stdout
     assert "false alarms on no-hand frames" in done.stdout  # the side-by-side table
-    comparison = json.loads((run / "comparison.json").read_text())
+    comparison = json.loads((run / "comparison.json").read_text())["your frames"]
     assert set(comparison) == {"start", "fine-tuned"}
     assert comparison["start"]["empty_frames"] == len(NEGATIVES)  # both negatives fall in the held-out part
     assert comparison["start"]["images"] == comparison["fine-tuned"]["images"] > len(NEGATIVES)

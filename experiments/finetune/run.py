@@ -18,8 +18,10 @@ over it, in `.hands.json` files beside the videos; then the documented command r
     python train.py experiment=finetune data=annotations data.root=LABELS threads=1 train.num_workers=0
     python -m heatmapnet.train.release checkpoint=RUN/checkpoints/last.pt out=RUN/mine.pt
 
-and the result is scored against the shipped model on the test frames and on the shipped model's own
-validation splits (egohands4's 100 frames, 300 of webcam10's 1,449 evenly spaced, webcam4's 137), with
+(the documented recipe replays a sample of the shipped model's training data beside the labels: variant
+`no_replay` turns that off) and the result is scored against the shipped model on the test frames and on the
+shipped model's own validation splits (egohands4's 100 frames, 300 of webcam10's 1,449 evenly spaced, webcam4's
+137, 150 of hagrid1336's 268), with
 `python -m heatmapnet.evaluate`'s code. CPU minutes are
 the training process's user+system time (the machine is shared, so wall time says little).
 Labelling minutes use the Keystroke-Level Model figures measured on webcam4 by experiments/flow_propagation:
@@ -53,7 +55,8 @@ from heatmapnet.model.checkpoint import load_model, read_checkpoint, save_checkp
 WEBCAM4 = REPO.parent / "shared" / "data" / "webcam4"
 SHIPPED = REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"
 SCENE_VIDEOS = ("1hand", "hand", "volctl")  # 2hand is the shipped model's webcam4 validation video: left alone
-OWN_VALIDATION = {"egohands4": [], "webcam10": ["limit=300"], "webcam4": []}  # webcam10: 300 frames evenly spaced
+OWN_VALIDATION = {"egohands4": [], "webcam10": ["limit=300"], "webcam4": [],  # webcam10: 300 frames evenly spaced
+                  "hagrid1336": ["limit=150"]}  # hagrid1336: 150 of its 268 validation photos
 POOL_FRACTION, GAP, RUN_LENGTH, FPS, SCALE = 0.6, 30, 5, 30.0, 0.5
 LABEL_AND_GO_S, GO_TO_FRAME_S, ADD_HAND_S = 2.18, 2.75, 3.75
 

@@ -18,6 +18,7 @@ from heatmapnet.data.augment import AugmentConfig, augment, fit
 from heatmapnet.data.hands import Sample
 from heatmapnet.data.loading import load_rgb
 from heatmapnet.data.registry import datasets_in, make_reader, split_settings
+from heatmapnet.data.replay import ReplayConfig, replay_samples
 from heatmapnet.data.split import mix_weights, split_samples
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.train.targets import TargetConfig, encode
@@ -102,23 +103,37 @@ class DataSplit:
     summary: list[str]
 
 
+def read_split(name: str, source: dict, config: dict, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """One dataset of a data config, read and split (by video by default; the entry's own `split`
+    overrides the config's)."""
+    reader = make_reader(source["reader"], **source.get("options", {}))
+    samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
+    for sample in samples:
+        sample.dataset = sample.dataset or name
+    return split_samples(samples, seed=seed, **split_settings(config, source))
+
+
 def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentation: AugmentConfig,
-               seed: int) -> DataSplit:
-    """Read every dataset of a data config, split each (by video by default; a `mix` entry's own `split`
-    overrides the config's for that dataset), and mix the training parts."""
+               seed: int, replay: ReplayConfig | None = None) -> DataSplit:
+    """Read and split every dataset of a data config and mix the training parts; with `replay`, a sample of
+    another data config's training frames joins them and of its validation frames joins validation."""
     config = plain(data_config)
     train_groups, val_samples, weights, summary = [], [], [], []
     for name, source in datasets_in(config).items():
-        reader = make_reader(source["reader"], **source.get("options", {}))
-        samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
-        for sample in samples:
-            sample.dataset = sample.dataset or name
-        train, val = split_samples(samples, seed=seed, **split_settings(config, source))
+        train, val = read_split(name, source, config, seed)
         train_groups.append(train)
         val_samples.extend(val)
         weights.append(float(source.get("weight", 1.0)))
         summary.append(f"{name}: {len(train)} train / {len(val)} val frames "
-                       f"({sum(len(s.hands) for s in samples)} hands)")
+                       f"({sum(len(s.hands) for s in train + val)} hands)")
+    labelled = sum(len(group) for group in train_groups)
+    if replay is not None and labelled:
+        replayed = replay_samples(replay, labelled, sum(weights), seed, read_split)
+        if replayed.train:
+            train_groups.append(replayed.train)
+            weights.append(replayed.weight)
+        val_samples.extend(replayed.val)
+        summary.extend(replayed.summary)
     train_samples = [sample for group in train_groups for sample in group]
     if config.get("validate_on_train", False):  # overfitting checks: validate on the training frames themselves
         val_samples = list(train_samples)

@@ -39,10 +39,10 @@ def compare_with_start(start_checkpoint, model, criterion, loader, device, targe
     return scored
 
 
-def comparison_table(scored: dict[str, dict], start_name: str) -> list[str]:
+def comparison_table(scored: dict[str, dict], start_name: str, part: str) -> list[str]:
     """Console lines: one metric per row, the two models in columns."""
     first = next(iter(scored.values()))
-    lines = [f"held-out frames: {first.get('images', 0)} ({first.get('hands', 0)} hands, "
+    lines = [f"held-out {part}: {first.get('images', 0)} ({first.get('hands', 0)} hands, "
              f"{first.get('empty_frames', 0)} labelled 'no hands here')",
              f"{'':32}{'start (' + start_name + ')':>28}{'fine-tuned':>14}"]
     for key, label, spec in ROWS:
@@ -51,11 +51,15 @@ def comparison_table(scored: dict[str, dict], start_name: str) -> list[str]:
     return lines
 
 
-def log_comparison(writer, scored: dict[str, dict], lines: list[str], out_dir: Path, step: int) -> None:
-    """TensorBoard scalars `compare/<metric>/<model>` and the table as text; comparison.json beside the run."""
-    for name, metrics in scored.items():
-        for key, _, _ in ROWS:
-            if metrics.get(key) is not None:
-                writer.add_scalar(f"compare/{key}/{name}", metrics[key], step)
-    writer.add_text("compare/table", "\n".join(f"    {line}" for line in lines), step)
-    (Path(out_dir) / "comparison.json").write_text(json.dumps(scored, indent=2) + "\n")
+def log_comparison(writer, compared: dict[str, tuple[dict, list[str]]], out_dir: Path, step: int) -> None:
+    """Per validation part: TensorBoard scalars `compare/<part>/<metric>/<model>` and the table as text;
+    comparison.json beside the run ({part: {model: metrics}})."""
+    for part, (scored, lines) in compared.items():
+        tag = part.split(" (")[0].replace(" ", "_")
+        for name, metrics in scored.items():
+            for key, _, _ in ROWS:
+                if metrics.get(key) is not None:
+                    writer.add_scalar(f"compare/{tag}/{key}/{name}", metrics[key], step)
+        writer.add_text(f"compare/{tag}", "\n".join(f"    {line}" for line in lines), step)
+    (Path(out_dir) / "comparison.json").write_text(
+        json.dumps({part: scored for part, (scored, _) in compared.items()}, indent=2) + "\n")

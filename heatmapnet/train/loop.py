@@ -23,7 +23,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from heatmapnet.config import dataclass_from, plain
 from heatmapnet.data.augment import AugmentConfig
-from heatmapnet.data.dataset import MixSampler, build_data, collate
+from heatmapnet.data.dataset import HandDataset, MixSampler, build_data, collate
+from heatmapnet.data.replay import ReplayConfig, is_replayed
 from heatmapnet.errors import UserError
 from heatmapnet.model.checkpoint import read_checkpoint, save_checkpoint
 from heatmapnet.model.config import ModelConfig
@@ -85,10 +86,11 @@ def train(cfg) -> dict:
     out_dir = writable_folder(output_folder(cfg), "the training run (checkpoints, TensorBoard logs)")
 
     augmentation = dataclass_from(AugmentConfig, cfg.augment, "augment")
-    data = build_data(cfg.data, model_config, target_config, augmentation, int(cfg.seed))
+    replay = dataclass_from(ReplayConfig, cfg.get("replay"), "replay")
+    data = build_data(cfg.data, model_config, target_config, augmentation, int(cfg.seed), replay)
     if len(data.train) == 0:
         raise UserError("the training split is empty: check data.root and the split settings")
-    if len(data.val) == 0:
+    if not any(not is_replayed(sample) for sample in data.val.samples):
         raise UserError(nothing_to_validate(cfg.data))
     sampler = MixSampler(data.train_weights, int(cfg.seed), rank, world_size)
     train_loader = DataLoader(data.train, batch_size=schedule.batch_size, sampler=sampler, collate_fn=collate,
@@ -162,11 +164,17 @@ def train(cfg) -> dict:
             save("last.pt", epoch + 1, metrics)
             print(epoch_line(epoch, schedule.epochs, stats, metrics, elapsed, val_skipped))
         if is_main and cfg.get("init") and metrics:
-            scored = compare_with_start(cfg.init, model, criterion, val_loader, device, target_config,
-                                        decode_config, metrics.get("operating_threshold"))
-            lines = comparison_table(scored, Path(cfg.init).name)
-            print("\n".join(lines))
-            log_comparison(writer, scored, lines, out_dir, epoch)
+            compared = {}
+            for part, samples in validation_parts(data.val).items():
+                loader = DataLoader(HandDataset(samples, model_config, target_config, None, int(cfg.seed)),
+                                    batch_size=schedule.batch_size, collate_fn=collate,
+                                    num_workers=schedule.num_workers)
+                scored = compare_with_start(cfg.init, model, criterion, loader, device, target_config,
+                                            decode_config, metrics.get("operating_threshold"))
+                lines = comparison_table(scored, Path(cfg.init).name, part)
+                print("\n".join(lines))
+                compared[part] = scored, lines
+            log_comparison(writer, compared, out_dir, epoch)
     except NonFiniteLoss as error:
         kept = (f"the last good checkpoint is {checkpoints / 'last.pt'}" if (checkpoints / "last.pt").exists()
                 else "no checkpoint was saved yet")
@@ -182,6 +190,13 @@ def train(cfg) -> dict:
         if dist.is_initialized():
             dist.destroy_process_group()
     return {"metrics": metrics, "best_f1": best_f1, "last": checkpoints / "last.pt", "best": checkpoints / "best.pt"}
+
+
+def validation_parts(val: HandDataset) -> dict[str, list]:
+    """The validation frames a fine-tune is compared on: the user's own, and the replayed ones (forgetting)."""
+    parts = {"your frames": [s for s in val.samples if not is_replayed(s)],
+             "replayed frames (the starting model's data)": [s for s in val.samples if is_replayed(s)]}
+    return {part: samples for part, samples in parts.items() if samples}
 
 
 def nothing_to_validate(data_config) -> str:
