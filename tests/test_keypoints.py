@@ -26,7 +26,7 @@ from heatmapnet.keypoints.stage import KeypointStage
 from heatmapnet.keypoints.torch_model import load_keypoints, save_keypoints
 from heatmapnet.keypoints.train import fit
 from heatmapnet.model.checkpoint import read_checkpoint
-from heatmapnet.outputs.records import frame_record
+from heatmapnet.outputs.records import frame_record, number, numbers
 from heatmapnet.pipeline import FrameResult
 from heatmapnet.runtime.preprocess import FrameTransform
 from heatmapnet.sources.capture import Frame
@@ -233,3 +233,11 @@ def test_network_learns_a_few_labelled_crops():
     schedule = {"steps": 120, "batch_size": len(cache), "lr": 0.003, "weight_decay": 0.0, "warmup_steps": 5}
     model, report, _ = fit(config, cache, cache, schedule, KeypointAugment(enabled=False), seed=0)
     assert report["pck"] >= 0.95 and report["handedness"] == 1.0
+
+
+def test_keypoint_values_are_rounded_like_every_other_record_number_and_nan_becomes_null():
+    values = np.random.default_rng(3).normal(0, 300, (21, 3))
+    values[4, 1] = np.nan
+    values[7, 2] = np.inf
+    expected = [[number(x), number(y), number(s, 3)] for x, y, s in values]
+    assert numbers(values, (2, 2, 3)) == expected

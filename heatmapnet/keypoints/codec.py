@@ -24,11 +24,6 @@ def gaussian_1d(centres: np.ndarray, bins: int, sigma: float) -> np.ndarray:
     return np.exp(-0.5 * ((grid[None, :] - centres[:, None]) / sigma) ** 2).astype(np.float32)
 
 
-def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
-
-
 def encode(config: KeypointConfig, points: np.ndarray) -> dict[str, np.ndarray]:
     """Training targets for one crop's points (21 x 2, crop pixels)."""
     size = config.crop_size
@@ -51,9 +46,10 @@ def decode(config: KeypointConfig, outputs: dict[str, np.ndarray]) -> np.ndarray
         split = config.simcc_split
         # a score of 1 is a distribution as peaked as the training labels
         ideal = 1.0 / (np.sqrt(2 * np.pi) * config.simcc_sigma * split)
-        axes = [softmax(np.asarray(outputs[name], np.float32)) for name in OUTPUTS["simcc"]]
-        xy = np.stack([(p.argmax(-1) + 0.5) / split for p in axes], axis=-1)
-        peak = np.sqrt(axes[0].max(-1) * axes[1].max(-1))
+        logits = [np.asarray(outputs[name], np.float32) for name in OUTPUTS["simcc"]]
+        xy = np.stack([(axis.argmax(-1) + 0.5) / split for axis in logits], axis=-1)
+        # each axis's largest softmax probability, 1 / sum(exp(logit - max)), without normalising every bin
+        peak = 1.0 / np.sqrt(np.prod([np.exp(axis - axis.max(-1, keepdims=True)).sum(-1) for axis in logits], 0))
         return np.concatenate([xy, np.clip(peak / ideal, 0, 1)[..., None]], axis=-1).astype(np.float32)
     if config.codec == "heatmap":
         maps = np.asarray(outputs["heatmaps"], np.float32)

@@ -13,7 +13,7 @@ import numpy as np
 
 from heatmapnet.keypoints import codec, crops
 from heatmapnet.keypoints.layout import handedness_name
-from heatmapnet.outputs.records import number
+from heatmapnet.outputs.records import number, numbers
 from heatmapnet.pipeline import FrameResult, Stage
 from heatmapnet.tracking.smoothing import OneEuroConfig, OneEuroFilter
 
@@ -52,7 +52,7 @@ class KeypointStage(Stage):
                     result.t, xy, scale=max(track.w, track.h))
             label, confidence = handedness_name(float(p_right), self.mirrored)
             result.extras.setdefault(track.id, {}).update(
-                keypoints=[[number(x), number(y), number(s, 3)] for (x, y), s in zip(xy, found[:, 2])],
+                keypoints=numbers(np.column_stack([xy, found[:, 2]]), (2, 2, 3)),
                 handedness=label, handedness_score=number(confidence, 3))
 
     def reset(self) -> None:

@@ -24,6 +24,14 @@ def number(value: float, digits: int = 2) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
 
 
+def numbers(values: np.ndarray, digits) -> list:
+    """`number` over an array (nested lists out), `digits` per last-axis column: one NumPy pass instead of
+    a Python call per value (42 keypoint coordinates and scores per hand, every frame)."""
+    array = np.round(np.asarray(values, np.float64) * 10.0 ** np.asarray(digits)) / 10.0 ** np.asarray(digits)
+    finite = np.isfinite(array)
+    return array.tolist() if finite.all() else np.where(finite, array, None).tolist()
+
+
 def frame_record(frame: Frame, detections: np.ndarray, tracks: list[TrackedHand],
                  extras: dict[int, dict] | None = None, events: list[dict] | None = None) -> dict:
     """The JSONL object for one frame; `extras[id]` adds fields to that track, `events` (if any) are listed."""
