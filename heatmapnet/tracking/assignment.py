@@ -2,7 +2,7 @@
 
 Solved by `lap`'s Jonker-Volgenant (LAPJV) solver, the one ByteTrack and Ultralytics' trackers use: a 2.4 MB
 package (BSD-2-Clause) that needs only NumPy, where scipy.optimize.linear_sum_assignment brought all of SciPy
-(145 MB) into the tracking install. Both return an optimal assignment; they may differ only between equally
+(144 MB) into the tracking install. Both return an optimal assignment; they may differ only between equally
 cheap ones.
 """
 from __future__ import annotations

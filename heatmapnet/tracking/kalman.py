@@ -6,8 +6,8 @@ uses the Joseph form of the covariance, which stays symmetric and positive defin
 
 Written here rather than taken from filterpy, whose `KalmanFilter` and `Q_discrete_white_noise` it replaces with
 the same equations, noise and results (tests/test_kalman.py runs both side by side): importing `filterpy.kalman`
-took 0.9 s of the tracker's 2.3 s start-up because it imports scipy.stats, and filterpy requires matplotlib
-(about 90 MB of the tracking install) for plotting the tracker never does.
+took 0.9 s of track.py's 2.3 s start-up because it imports scipy.stats, and filterpy requires matplotlib
+(97 MB of the tracking install with fonttools and pillow) for plotting the tracker never does.
 """
 from __future__ import annotations
 
