@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 import torch
+from scipy.ndimage import maximum_filter
 
-from heatmapnet.runtime.decode import DecodeConfig, decode
+from heatmapnet.runtime.decode import DecodeConfig, decode, peak_mask
 
 ROWS, COLS = 15, 20
 
@@ -130,6 +131,22 @@ def test_a_batch_decodes_each_image_separately():
     found = decode(torch.from_numpy(logits), config=DecodeConfig(threshold=0.5))
     assert [len(rows) for rows in found] == [1, 0, 2]
     np.testing.assert_allclose(found[2][:, :2] / 8 - 0.5, [[5, 9], [15, 3]], atol=0.05)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7])
+def test_peak_nms_equals_scipys_maximum_filter_including_borders_and_ties(kernel):
+    """The NMS moved from scipy.ndimage to OpenCV's dilation (scipy left the tracking install): the same
+    peaks on maps of every size down to one cell, with maxima on the borders and plateaus of equal cells."""
+    rng = np.random.default_rng(kernel)
+    for trial in range(200):
+        shape = (rng.integers(1, 4), 1, rng.integers(1, ROWS + 1), rng.integers(1, COLS + 1))
+        logits = rng.normal(0, 3, shape).astype(np.float32)
+        if trial % 2:
+            logits = np.round(logits)  # ties between neighbours
+        edges = [(..., 0, slice(None)), (..., -1, slice(None)), (..., 0), (..., -1)]  # top, bottom, left, right
+        logits[edges[trial % 4]] = logits.max() + 1  # a whole border row or column above everything inside
+        expected = logits == maximum_filter(logits, size=(1, 1, kernel, kernel), mode="constant", cval=-np.inf)
+        np.testing.assert_array_equal(peak_mask(logits, kernel), expected)
 
 
 def test_bad_decode_settings_are_rejected():

@@ -1,5 +1,6 @@
-"""The tracking path runs without PyTorch: track.py, the HandTracker API, the annotator and evaluation of an
-.onnx model never import torch (each checked in a fresh interpreter, since the test process has torch loaded)."""
+"""The tracking path runs on the tracking install (requirements.txt): track.py, the HandTracker API, the annotator
+and evaluation of an .onnx model never import torch, nor SciPy, filterpy or matplotlib, which only the training
+install has (each checked in a fresh interpreter, since the test process has them loaded)."""
 import json
 import subprocess
 import sys
@@ -14,15 +15,19 @@ from heatmapnet.pipeline import HandTracker, shipped_model
 from heatmapnet.runtime.detector import HandDetector
 from heatmapnet.runtime.runtimes import open_runtime
 
-NO_TORCH = "\nassert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:5]\n"
+TRAINING_ONLY = ("torch", "scipy", "filterpy", "matplotlib")
+ASSERT_NONE_LOADED = f"""
+loaded = sorted(m for m in sys.modules if m.split('.')[0] in {TRAINING_ONLY!r})
+assert not loaded, loaded[:5]
+"""
 
 
 def run_python(code: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "import sys\n" + code + NO_TORCH], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", "import sys\n" + code + ASSERT_NONE_LOADED], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
 
 
-def test_track_py_on_the_default_runtime_never_imports_torch(tmp_path):
+def test_track_py_on_the_default_runtime_never_imports_the_training_install(tmp_path):
     video = write_blob_video(tmp_path / "clip.mp4", count=8)
     code = f"""
 sys.argv = ["track.py", "source={video}", "display=false", "output.jsonl={tmp_path / 'out.jsonl'}"]
@@ -36,7 +41,7 @@ runpy.run_path({str(REPO / 'track.py')!r}, run_name="__main__")
     assert "(onnxruntime)" in result.stderr
 
 
-def test_api_annotator_and_onnx_evaluation_never_import_torch(tmp_path):
+def test_api_annotator_and_onnx_evaluation_never_import_the_training_install(tmp_path):
     code = f"""
 sys.path.insert(0, {str(REPO)!r})
 import numpy as np

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import scipy.io
 
 from heatmapnet.config import dataclass_from
 from heatmapnet.data.coco import OtherRule
@@ -77,6 +76,10 @@ def _polygons(path: Path) -> np.ndarray:
     """The per-frame polygon records of one video, flattened to one entry per frame."""
     if not path.is_file():
         raise UserError(f"no polygons.mat at {path} (expected one per EgoHands video folder)")
+    try:  # here, not at the top: SciPy is in the training install only, and the annotator imports every reader
+        import scipy.io
+    except ImportError:
+        raise UserError("reading EgoHands' polygons.mat needs SciPy: pip install -r requirements-train.txt") from None
     try:
         polygons = scipy.io.loadmat(str(path)).get("polygons")
     except (ValueError, TypeError, OSError, NotImplementedError) as error:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
-from scipy.ndimage import maximum_filter
 
 from heatmapnet.errors import UserError
 
@@ -56,9 +56,14 @@ def peak_mask(scores: np.ndarray, kernel: int = 3) -> np.ndarray:
     """Cells that are the maximum of their kernel x kernel neighbourhood (Bx1xHxW bool).
 
     Run it on logits: a confident plateau saturates to exactly 1.0 after the sigmoid in float32,
-    which would make every plateau cell a "peak"; logits keep the ordering and rarely tie.
+    which would make every plateau cell a "peak"; logits keep the ordering and rarely tie. The maximum is
+    OpenCV's dilation, one map at a time; outside the map counts as -inf, so a border cell competes only
+    with its neighbours inside.
     """
-    pooled = maximum_filter(scores, size=(1, 1, kernel, kernel), mode="constant", cval=-np.inf)
+    scores = np.asarray(scores, np.float32)
+    footprint = np.ones((kernel, kernel), np.uint8)
+    pooled = np.stack([cv2.dilate(scores[b, 0], footprint, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+                       for b in range(scores.shape[0])])[:, None]
     return scores == pooled
 
 

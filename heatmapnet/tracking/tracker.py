@@ -1,4 +1,4 @@
-"""Multi-hand tracker: one constant-velocity Kalman filter per hand, Hungarian association.
+"""Multi-hand tracker: one constant-velocity Kalman filter per hand, minimum-cost association.
 
 Detections are rows (x, y, score, w, h) in frame pixels (w, h NaN without a size head). Every
 distance and noise level is measured in *hand sizes* (sqrt(w*h) of the track), so the same
@@ -24,14 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from filterpy.common import Q_discrete_white_noise
-from filterpy.kalman import KalmanFilter
-from scipy.optimize import linear_sum_assignment
 
+from heatmapnet.tracking.assignment import min_cost_pairs
+from heatmapnet.tracking.kalman import POSITION, POSITION_AND_SIZE, ConstantVelocityKalman
 from heatmapnet.tracking.smoothing import SMOOTHERS, OneEuroConfig, make_smoother
-
-POSITION_ONLY = [0, 1]  # measured rows of the state (x, y, vx, vy, w, h) without a size head
-POSITION_AND_SIZE = [0, 1, 4, 5]  # ... and with one; also what a track reports
 
 
 @dataclass
@@ -83,6 +79,11 @@ class TrackedHand:
     missed: bool  # True while coasting on the prediction
 
 
+def hand_size(w: float, h: float) -> float:
+    """sqrt(w*h) in pixels, at least 1 (the unit of gates and noise)."""
+    return float(np.sqrt(max(w, 1.0) * max(h, 1.0)))
+
+
 class Track:
     """One hand's Kalman filter (state x, y, vx, vy, w, h) and bookkeeping."""
 
@@ -92,12 +93,11 @@ class Track:
         self.has_size = bool(np.isfinite(w) and np.isfinite(h))
         if not self.has_size:
             w = h = config.fallback_size
-        self.kf = KalmanFilter(dim_x=6, dim_z=4)
-        self.kf.x = np.array([x, y, 0.0, 0.0, w, h], np.float64)
-        self.kf.H = np.eye(6)[POSITION_AND_SIZE]
-        size = self.size
-        self.kf.P = np.diag(np.square([config.measurement_noise * size] * 2 + [config.initial_speed * size] * 2
-                                      + [config.size_measurement_noise * size] * 2))
+        size = hand_size(w, h)
+        self.kf = ConstantVelocityKalman(
+            [x, y, 0.0, 0.0, w, h],
+            np.diag(np.square([config.measurement_noise * size] * 2 + [config.initial_speed * size] * 2
+                              + [config.size_measurement_noise * size] * 2)))
         self.smoother = make_smoother(config.smoother, config.one_euro)
         self.maneuver_boost = 1.0
         self.id: int | None = None
@@ -110,31 +110,25 @@ class Track:
     @property
     def size(self) -> float:
         """Current hand size estimate in pixels (the unit of gates and noise)."""
-        w, h = self.kf.x[4], self.kf.x[5]
-        return float(np.sqrt(max(w, 1.0) * max(h, 1.0)))
+        return hand_size(self.kf.state[4], self.kf.state[5])
 
     @property
     def position(self) -> np.ndarray:
-        return self.kf.x[:2]
+        return self.kf.state[:2]
 
     @property
     def estimate(self) -> np.ndarray:
         """The filter's (x, y, w, h)."""
-        return self.kf.x[POSITION_AND_SIZE].copy()
+        return self.kf.state[POSITION_AND_SIZE].copy()
 
     def predict(self, dt: float) -> None:
         self.age += 1
         if dt <= 0:
             return
         size = self.size
-        q = np.zeros((6, 6))
         acceleration_variance = self.maneuver_boost * (self.config.acceleration_noise * size) ** 2
         self.maneuver_boost = 1.0
-        q[:4, :4] = Q_discrete_white_noise(dim=2, dt=dt, var=acceleration_variance, block_size=2, order_by_dim=False)
-        q[4, 4] = q[5, 5] = (self.config.size_noise * size) ** 2 * dt
-        transition = np.eye(6)
-        transition[0, 2] = transition[1, 3] = dt
-        self.kf.predict(F=transition, Q=q)
+        self.kf.predict(dt, acceleration_variance, (self.config.size_noise * size) ** 2)
 
     def update(self, t: float, detection: np.ndarray) -> None:
         """Correct the filter with a matched detection (position, and size when the detection has one)."""
@@ -143,15 +137,16 @@ class Track:
         position_noise = (self.config.measurement_noise * size) ** 2
         if np.isfinite(w) and np.isfinite(h):
             if not self.has_size:  # first size seen: take it rather than blend it with the fallback guess
-                self.kf.x[4:6] = w, h
+                self.kf.state[4:6] = w, h
                 self.has_size = True
             size_noise = (self.config.size_measurement_noise * size) ** 2
-            self.kf.update(np.array([x, y, w, h]), R=np.diag([position_noise] * 2 + [size_noise] * 2))
+            innovation, covariance = self.kf.update([x, y, w, h], POSITION_AND_SIZE,
+                                                    np.diag([position_noise] * 2 + [size_noise] * 2))
             measured = np.array([x, y, w, h], np.float64)
         else:
-            self.kf.update(np.array([x, y]), R=np.eye(2) * position_noise, H=np.eye(6)[POSITION_ONLY])
-            measured = np.array([x, y, *self.kf.x[4:6]], np.float64)
-        innovation, covariance = self.kf.y[:2], self.kf.S[:2, :2]
+            innovation, covariance = self.kf.update([x, y], POSITION, np.eye(2) * position_noise)
+            measured = np.array([x, y, *self.kf.state[4:6]], np.float64)
+        innovation, covariance = innovation[:2], covariance[:2, :2]
         surprise = float(innovation @ np.linalg.solve(covariance, innovation))
         self.maneuver_boost = max(1.0, surprise / self.config.maneuver_threshold) ** 2
         self.hits += 1
@@ -172,8 +167,8 @@ class Track:
         x, y, w, h = (float(v) for v in self.reported)
         if not self.has_size:
             w = h = float("nan")
-        return TrackedHand(self.id, x, y, float(self.kf.x[2]), float(self.kf.x[3]), w, h, self.score, self.age,
-                           self.misses > 0)
+        vx, vy = (float(v) for v in self.kf.state[2:4])
+        return TrackedHand(self.id, x, y, vx, vy, w, h, self.score, self.age, self.misses > 0)
 
 
 class MultiTracker:
@@ -211,7 +206,7 @@ class MultiTracker:
         return sorted((track.as_hand() for track in self.tracks if track.id is not None), key=lambda hand: hand.id)
 
     def associate(self, detections: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
-        """Hungarian assignment on distance in hand sizes; pairs beyond the gate, or whose sizes differ by
+        """Minimum-cost assignment on distance in hand sizes; pairs beyond the gate, or whose sizes differ by
         more than `max_size_ratio` (where both are known), are never matched. Tracks seen in the last frame
         are matched first, coasting ones to what is left (DeepSORT's matching cascade): a hand that vanished
         must not take the detection of a hand that is still being followed and push it onto a face.
@@ -231,8 +226,7 @@ class MultiTracker:
             cost = np.linalg.norm(predicted[:, None, :] - candidates[None, :, :2], axis=2) / sizes[:, None]
             allowed = (cost <= self.config.gate) & self.similar_sizes(tracks, candidates, sizes)
             infeasible = self.config.gate * 10 + 1.0
-            pairs = [(r, c) for r, c in zip(*linear_sum_assignment(np.where(allowed, cost, infeasible)))
-                     if allowed[r, c]]
+            pairs = [(r, c) for r, c in min_cost_pairs(np.where(allowed, cost, infeasible)) if allowed[r, c]]
             matches += [(rows[r], free[c]) for r, c in pairs]
             taken = {free[c] for _, c in pairs}
             free = [c for c in free if c not in taken]
