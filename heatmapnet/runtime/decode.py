@@ -69,7 +69,8 @@ def peak_mask(scores: np.ndarray, kernel: int = 3) -> np.ndarray:
 
 def neighbourhoods(prob: np.ndarray, batch: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """The 3x3 windows (N x 3 x 3) around peaks; cells outside the map read as NaN."""
-    padded = np.pad(prob[:, 0], ((0, 0), (1, 1), (1, 1)), constant_values=np.nan)
+    padded = np.full((prob.shape[0], prob.shape[2] + 2, prob.shape[3] + 2), np.nan, prob.dtype)
+    padded[:, 1:-1, 1:-1] = prob[:, 0]  # np.pad does the same at several times the cost (this runs every frame)
     rows = ys[:, None] + np.arange(3)[None, :]
     cols = xs[:, None] + np.arange(3)[None, :]
     return padded[batch[:, None, None], rows[:, :, None], cols[:, None, :]]
@@ -100,7 +101,7 @@ def subpixel_offsets(windows: np.ndarray, method: str) -> np.ndarray:
         curvature = a - 2 * b + c
         with np.errstate(invalid="ignore"):
             offset = 0.5 * (a - c) / np.where(curvature < -1e-9, curvature, -1e9)
-        return np.clip(np.nan_to_num(offset, nan=0.0), -0.5, 0.5)
+        return np.clip(np.where(np.isnan(offset), 0.0, offset), -0.5, 0.5)
 
     return np.stack([vertex(ll, lc, lr), vertex(lu, lc, ld)], axis=1)
 
