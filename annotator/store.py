@@ -147,9 +147,11 @@ def open_annotations(video: VideoInfo, out: Path | None = None,
                                       height=video.height, fps=video.fps, frame_count=video.frame_count)
         annotations.first_frame = annotations.first_frame or video.first_frame  # older files gain it
         annotations.current_frame = min(max(annotations.current_frame, 0), max(video.frame_count - 1, 0))
-        if poses is not None and tuple(poses) != annotations.poses:
+        if poses is not None:
+            before = annotations.poses
             annotations.set_poses(poses)
-            notes.append(f"pose classes: {', '.join(annotations.poses)} (`l` cycles a hand's pose)")
+            if annotations.poses != before:
+                notes.append(f"pose classes: {', '.join(annotations.poses)} (`l` cycles a hand's pose)")
         return store, annotations, notes
     raise UserError(f"no usable label file name beside {default_path(video.path)}: "
                     f"move the broken ones away or pass --out PATH")

@@ -134,8 +134,9 @@ def test_pose_labels_are_saved_with_the_classes_and_a_version_1_file_loads_and_g
         open_annotations(video, poses=("fist", "none"))
     _, extended, _ = open_annotations(video, poses=("palm", "fist", "none", "ok"))  # reordering, adding: fine
     assert extended.poses == ("palm", "fist", "none", "ok") and extended.markers(2)[0].pose == "palm"
-    with pytest.raises(UserError, match="distinct non-empty names"):
-        open_annotations(video, poses=("fist", "fist"))
+    for bad in (("fist", "fist"), ()):
+        with pytest.raises(UserError, match="distinct non-empty names"):
+            open_annotations(video, poses=bad)
 
 
 @pytest.mark.parametrize("change, message", [
