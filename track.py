@@ -25,7 +25,7 @@ from heatmapnet.keypoints.model_file import open_keypoints
 from heatmapnet.keypoints.stage import KeypointStage
 from heatmapnet.outputs.base import ReaderGone
 from heatmapnet.outputs.overlay import RecentGestures, Trails, annotate, heatmap_overlay
-from heatmapnet.outputs.records import frame_record
+from heatmapnet.outputs.records import result_record
 from heatmapnet.outputs.sinks import make_outputs, open_outputs, refuse_overwriting
 from heatmapnet.outputs.window import Viewer, use_display
 from heatmapnet.pipeline import HandTracker
@@ -153,7 +153,7 @@ def track(cfg: DictConfig) -> dict:
                                              recent_gestures.update(frame.t, result.events), result.extras)
                         action = viewer.show(annotated) if viewer else None
                     clock.lap("draw")
-                    record = frame_record(frame, result.detections, result.tracks, result.extras, result.events)
+                    record = result_record(frame, result)
                     for output in outputs:
                         output.write(record, annotated)
                     clock.lap("write")

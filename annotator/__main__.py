@@ -31,19 +31,28 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="no window: carry the hands of frame --from N frames forward with optical flow, and save")
     parser.add_argument("--from", dest="start", type=int, metavar="FRAME",
                         help="frame to propagate from (default: the last labelled frame)")
+    parser.add_argument("--poses", type=pose_list, metavar="A,B,...",
+                        help="pose classes a hand can be labelled with (`l` cycles them); kept in the label file")
     parser.add_argument("--scale", type=float, help="display zoom (default: fit a 1600x980 screen area)")
     return parser.parse_args(argv)
+
+
+def pose_list(text: str) -> tuple[str, ...]:
+    """`fist,palm,none` -> ("fist", "palm", "none"); spaces around names are dropped."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         video = Video(args.video, progress=True)
-        store, annotations, notes = open_annotations(VideoInfo.of(video), args.out)
+        store, annotations, notes = open_annotations(VideoInfo.of(video), args.out, args.poses)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         session = Session(video, annotations, store)
         session.message = "; ".join(notes)
+        if args.poses is not None and not session.save():  # the classes are kept in the file from now on
+            raise UserError(session.message)
         if args.propagate is not None:
             propagate(session, args.propagate, args.start)
         else:

@@ -1,7 +1,8 @@
 """`python -m annotator.export FILE.hands.json --to coco|targets OUT_DIR`.
 
 coco: every labelled frame as a JPEG plus one COCO json (box = the marker's circle, centre exact,
-not clipped to the frame; `label` "open"/"other", `track_id` = the marker id). targets: each
+not clipped to the frame; `label` "open"/"other", `track_id` = the marker id; where the file names pose
+classes, `info.poses` lists them and each box has `pose`, null where not labelled). targets: each
 labelled frame with its training targets drawn over it (blobs in red, ignored areas darkened
 blue), rendered by `heatmapnet.train.targets.encode` exactly as training would, to check radius and
 ignore regions by eye. Both use `training_hands`, so flow-lost hands are `other` as in training.
@@ -56,9 +57,11 @@ def export_coco(label_file: Path, out_dir: Path, quality: int = 95) -> Path:
             boxes.append({"id": len(boxes) + 1, "image_id": image_id, "category_id": 1,
                           "bbox": [hand.x - hand.w / 2, hand.y - hand.h / 2, hand.w, hand.h],
                           "area": hand.w * hand.h, "iscrowd": 0, "label": hand.label, "track_id": marker.id,
-                          "source": marker.source, "uncertain": marker.uncertain})
-    coco = {"info": {"description": f"hands labelled with the annotator from {video.path.name}"},
-            "images": images, "annotations": boxes, "categories": [{"id": 1, "name": "hand"}]}
+                          "source": marker.source, "uncertain": marker.uncertain,
+                          **({"pose": marker.pose} if annotations.poses else {})})
+    info = {"description": f"hands labelled with the annotator from {video.path.name}",
+            **({"poses": list(annotations.poses)} if annotations.poses else {})}
+    coco = {"info": info, "images": images, "annotations": boxes, "categories": [{"id": 1, "name": "hand"}]}
     path = out_dir / "annotations.json"
     path.write_text(json.dumps(coco, indent=1))
     return path

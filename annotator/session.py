@@ -23,6 +23,7 @@ HELP = (
     ("drag", "move a hand; drag its rim to resize"),
     ("right-click", "delete a hand"),
     ("o", "toggle label open / other"),
+    ("l / L", "next / previous pose (--poses), or none"),
     ("[ / ]", "smaller / bigger"),
     ("d / f, arrows", "previous / next frame"),
     ("c / v", "back / forward 10 frames"),
@@ -116,7 +117,8 @@ class Session:
             "x": self._no_hands, "r": self._next_to_review, "a": self._accept_and_review,
             "2": lambda: self._carry_once(+1), "1": lambda: self._carry_once(-1),
             "enter": self._accept_and_go, "p": self._start_propagation,
-            "o": self._toggle_label, "[": lambda: self._resize(1 / RESIZE_STEP), "]": lambda: self._resize(RESIZE_STEP),
+            "o": self._toggle_label, "l": lambda: self._cycle_pose(+1), "L": lambda: self._cycle_pose(-1),
+            "[": lambda: self._resize(1 / RESIZE_STEP), "]": lambda: self._resize(RESIZE_STEP),
             "u": self.undo, "ctrl+z": self.undo, "s": self._save_key, "?": self._toggle_help,
             "q": self._quit, "esc": self._quit,
         }.get(name)
@@ -343,6 +345,20 @@ class Session:
             label = OTHER if marker.label == OPEN else OPEN
             self._replace(marker.touched(label=label))
             self._saved(f"hand {marker.id} is {label}")
+
+    def _cycle_pose(self, step: int) -> None:
+        """The hand's pose steps through the file's pose classes and back to unlabelled."""
+        poses = self.annotations.poses
+        if not poses:
+            self.message = "no pose classes in this file: start the annotator with --poses fist,palm,none (yours)"
+            return
+        marker = self._target()
+        if marker is not None:
+            self._checkpoint()
+            choices = (None, *poses)
+            pose = choices[(choices.index(marker.pose) + step) % len(choices)]
+            self._replace(marker.touched(pose=pose))
+            self._saved(f"hand {marker.id} pose: {pose or 'not labelled'}")
 
     def _resize(self, factor: float) -> None:
         marker = self._target()

@@ -121,11 +121,13 @@ def alternatives(path: Path):
         yield path.with_name(f"{base}-{number}{ext}")
 
 
-def open_annotations(video: VideoInfo, out: Path | None = None) -> tuple[Store, Annotations, list[str]]:
+def open_annotations(video: VideoInfo, out: Path | None = None,
+                     poses: tuple[str, ...] | None = None) -> tuple[Store, Annotations, list[str]]:
     """The store and labels to work with for `video`, plus one line per thing the user should know.
 
     Reloads the existing file (recovering an interrupted save), or skips past files that are corrupt
-    or belong to another video, never touching them, to the first usable or free name.
+    or belong to another video, never touching them, to the first usable or free name. `poses` (the
+    command line's --poses) replaces the file's pose classes; without it the file's own are kept.
     """
     notes: list[str] = []
     for path in alternatives(Path(out) if out else default_path(video.path)):
@@ -145,6 +147,11 @@ def open_annotations(video: VideoInfo, out: Path | None = None) -> tuple[Store, 
                                       height=video.height, fps=video.fps, frame_count=video.frame_count)
         annotations.first_frame = annotations.first_frame or video.first_frame  # older files gain it
         annotations.current_frame = min(max(annotations.current_frame, 0), max(video.frame_count - 1, 0))
+        if poses is not None:
+            before = annotations.poses
+            annotations.set_poses(poses)
+            if annotations.poses != before:
+                notes.append(f"pose classes: {', '.join(annotations.poses)} (`l` cycles a hand's pose)")
         return store, annotations, notes
     raise UserError(f"no usable label file name beside {default_path(video.path)}: "
                     f"move the broken ones away or pass --out PATH")

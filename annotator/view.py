@@ -66,7 +66,8 @@ def _draw_marker(canvas: np.ndarray, marker, scale: float, highlighted: bool) ->
     else:
         cv2.circle(canvas, centre, radius, colour, thickness, cv2.LINE_AA, SUBPIXEL)
     cv2.drawMarker(canvas, (round(marker.x * scale - 0.5), round(marker.y * scale - 0.5)), colour, cv2.MARKER_CROSS, 9, 1)
-    text = f"{marker.id} {marker.label}" + (" ?" if marker.uncertain else "") + (" (flow)" if marker.source == FLOW else "")
+    text = (f"{marker.id} {marker.label}" + (f" {marker.pose}" if marker.pose else "") + (" ?" if marker.uncertain else "")
+            + (" (flow)" if marker.source == FLOW else ""))
     origin = (round((marker.x - marker.r * 0.7) * scale), round((marker.y - marker.r) * scale) - 6)
     cv2.putText(canvas, text, origin, FONT, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(canvas, text, origin, FONT, 0.5, colour, 1, cv2.LINE_AA)

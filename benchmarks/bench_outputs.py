@@ -32,7 +32,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from helpers_video import write_blob_video  # noqa: E402  (the tests' generator of moving-blob videos)
 
 from heatmapnet.outputs.osc import OscOutput  # noqa: E402
-from heatmapnet.outputs.records import frame_record  # noqa: E402
+from heatmapnet.outputs.records import result_record  # noqa: E402
 from heatmapnet.outputs.websocket import WebSocketOutput  # noqa: E402
 from heatmapnet.pipeline import HandTracker  # noqa: E402
 from heatmapnet.sources.capture import CaptureThread, open_source  # noqa: E402
@@ -126,7 +126,7 @@ def run(setting: str, tracker: HandTracker, video: Path, folder: Path) -> dict:
         for frame in capture:
             taken[frame.index] = time.monotonic()
             result = tracker.process(frame.image, frame.t)
-            record = frame_record(frame, result.detections, result.tracks, result.extras, result.events)
+            record = result_record(frame, result)
             before = time.perf_counter()
             for output in outputs:
                 output.write(record)

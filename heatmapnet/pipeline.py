@@ -79,7 +79,8 @@ class FrameResult:
     the raw logit map with the transform that maps it back onto the frame (for overlays), the frame's
     time `t` (seconds, as given to the tracker: stages that follow motion need it), and what the
     stages after tracking added: `extras[track id]` (fields merged into that track's record, e.g. pose,
-    keypoints) and `events` (e.g. gestures, in the frame where they end)."""
+    keypoints), `detection_extras[row]` (the same for a detection, e.g. pose) and `events` (e.g.
+    gestures, in the frame where they end)."""
 
     detections: np.ndarray
     tracks: list[TrackedHand]
@@ -87,12 +88,13 @@ class FrameResult:
     transform: FrameTransform
     t: float = 0.0
     extras: dict[int, dict] = field(default_factory=dict)
+    detection_extras: dict[int, dict] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
 
 
 class Stage:
     """A step after tracking (pose, keypoints, gestures): reads the frame and the result, adds to
-    `result.extras` / `result.events`. `name` is what the per-stage timing calls it."""
+    `result.extras` / `result.detection_extras` / `result.events`. `name` is what the per-stage timing calls it."""
 
     name = "stage"
 

@@ -45,3 +45,12 @@ def write_pose_clips(folder: Path, names: dict[str, str], count: int = 40) -> Pa
     for seed, (name, kind) in enumerate(names.items()):
         write_video(folder / f"{name}.mp4", pose_frames(kind, count, seed))
     return folder
+
+
+def side_by_side_frames(pairs, frames_per_pair: int, seed: int = 0, width: int = 320, height: int = 240):
+    """Footage with two poses at once: for each (left shape, right shape) of `pairs`, `frames_per_pair` frames
+    with one hand per half, centred at (width / 4, height / 2) and (3 * width / 4, height / 2)."""
+    for number, (left, right) in enumerate(pairs):
+        halves = (pose_frames(kind, frames_per_pair, seed + 2 * number + side, width // 2, height)
+                  for side, kind in enumerate((left, right)))
+        yield from (np.hstack(pair) for pair in zip(*halves))

@@ -92,3 +92,28 @@ def test_a_corrupt_label_file_is_kept_and_the_work_goes_to_a_new_file(clip, caps
     assert "clip.hands.json is not valid JSON" in captured.err and "left untouched" in captured.err
     assert corrupt.read_text() == '{"version": 1, "frames": {"0": [{"id"'
     assert sorted(saved_frames(Store(clip.with_name("clip-2.hands.json")))) == [0, 1, 2]
+
+
+def test_poses_given_once_are_kept_in_the_file_and_carried_with_the_hands(clip):
+    store = label_frame(clip, 3)
+    assert main([str(clip), "--poses", "fist, palm,none", "--propagate", "2"]) == 0
+    data = json.loads(store.path.read_text())
+    assert data["poses"] == ["fist", "palm", "none"]
+    data["frames"]["5"][0]["pose"] = "palm"
+    store.path.write_text(json.dumps(data))
+    assert main([str(clip), "--propagate", "2"]) == 0  # no --poses: the file's classes and labels stay
+    data = json.loads(store.path.read_text())
+    assert data["poses"] == ["fist", "palm", "none"] and [h.get("pose") for h in data["frames"]["7"]] == ["palm", None]
+
+
+def test_poses_that_drop_a_class_in_use_are_refused_with_one_line(clip, capsys):
+    store = label_frame(clip, 3)
+    assert main([str(clip), "--poses", "fist,palm", "--propagate", "1"]) == 0
+    data = json.loads(store.path.read_text())
+    data["frames"]["3"][0]["pose"] = "fist"
+    store.path.write_text(json.dumps(data))
+    before = store.path.read_text()
+    capsys.readouterr()
+    assert main([str(clip), "--poses", "palm", "--propagate", "1"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("error: hands in this file are labelled fist") and store.path.read_text() == before

@@ -9,7 +9,7 @@ from annotator_scenes import two_disc_scene
 from annotator.export import main
 from annotator.store import Store
 from heatmapnet.data.hands import Hand
-from heatmapnet.data.hands_json import Annotations, Marker
+from heatmapnet.data.hands_json import Annotations, Marker, read_file
 from heatmapnet.sources.video import Video
 
 SCENE = two_disc_scene()
@@ -26,6 +26,21 @@ def labels(tmp_path):
     }
     Store(path).save(Annotations("clip.mp4", 320, 240, 10.0, 8, frames))
     return path
+
+
+def test_coco_export_carries_each_hand_pose_where_the_file_names_pose_classes(labels, tmp_path):
+    out = tmp_path / "coco"
+    assert main([str(labels), "--to", "coco", str(out)]) == 0
+    plain = json.loads((out / "annotations.json").read_text())
+    assert "poses" not in plain["info"] and not any("pose" in a for a in plain["annotations"])
+    annotations = read_file(labels)
+    annotations.poses = ("fist", "palm")
+    annotations.frames[2] = (annotations.frames[2][0].touched(pose="palm"), annotations.frames[2][1])
+    Store(labels).save(annotations)
+    assert main([str(labels), "--to", "coco", str(out)]) == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    assert coco["info"]["poses"] == ["fist", "palm"]
+    assert [(a["track_id"], a["pose"]) for a in coco["annotations"]] == [(1, "palm"), (2, None), (1, None)]
 
 
 def test_coco_export_writes_the_labelled_frames_and_flags_other_hands(labels, tmp_path):

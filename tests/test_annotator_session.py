@@ -27,9 +27,9 @@ def start(clip, tmp_path):
     """start() opens (or reopens, as after a restart) the annotator on the clip with labels in tmp_path."""
     out = tmp_path / "clip.hands.json"
 
-    def open_session(video_path=clip):
+    def open_session(video_path=clip, poses=None):
         video = Video(video_path)
-        store, annotations, _ = open_annotations(VideoInfo.of(video), out)
+        store, annotations, _ = open_annotations(VideoInfo.of(video), out, poses)
         return Session(video, annotations, store)
 
     open_session.out = out
@@ -96,6 +96,35 @@ def test_o_toggles_the_label_of_the_hand_under_the_pointer(start):
     session.mouse("move", 10.0, 10.0)  # over nothing: the selected hand (the one just toggled)
     session.key("o")
     assert [h["label"] for h in on_disk(session)[0]] == ["other", "open"]
+
+
+def test_l_cycles_the_pose_through_the_file_classes_and_flow_carries_it(start):
+    session = start(poses=("fist", "palm"))
+    click(session, 90.0, 80.0)
+    click(session, 230.0, 160.0)
+    session.mouse("move", 92.0, 82.0)
+    poses = []
+    for _ in range(3):
+        session.key("l")
+        poses.append([h.get("pose") for h in on_disk(session)[0]])  # autosaved, absent while not labelled
+    assert poses == [["fist", None], ["palm", None], [None, None]]
+    session.key("L")  # backwards: from unlabelled to the last class
+    assert [h.get("pose") for h in on_disk(session)[0]] == ["palm", None]
+    session.key("u")
+    assert [h.get("pose") for h in on_disk(session)[0]] == [None, None]
+    session.key("l")
+    session.key("2")  # flow carries each hand with its pose
+    assert session.frame == 1 and [(h["source"], h.get("pose")) for h in on_disk(session)[1]] == [
+        ("flow", "fist"), ("flow", None)]
+    again = start()  # the classes stay in the file without --poses
+    assert again.annotations.poses == ("fist", "palm") and again.annotations.markers(1)[0].pose == "fist"
+
+
+def test_l_without_pose_classes_says_how_to_get_them(start):
+    session = start()
+    click(session, 90.0, 80.0)
+    session.key("l")
+    assert "--poses" in session.message and "pose" not in on_disk(session)[0][0]
 
 
 def test_undo_is_multi_level_and_saved(start):

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from annotator.store import VideoInfo, open_annotations
-from heatmapnet.data.hands_json import Marker, dumps, read_file
+from heatmapnet.data.hands_json import VERSION, Marker, dumps, read_file
+from heatmapnet.errors import UserError
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def test_labels_are_saved_beside_the_video_and_reload_where_the_user_left_off(vi
     store.save(annotations)
     assert store.path == video.path.with_name("clip.hands.json")
     data = json.loads(store.path.read_text())
-    assert data["version"] == 1 and data["video"] == "clip.mp4" and (data["width"], data["height"]) == (320, 240)
+    assert data["version"] == VERSION and data["video"] == "clip.mp4" and (data["width"], data["height"]) == (320, 240)
     assert data["frames"]["3"] == [{"id": 1, "x": 53.0, "y": 60.0, "r": 20.0, "label": "open", "source": "manual",
                                     "uncertain": False}]
     again, reloaded, notes = open_annotations(video)
@@ -111,3 +112,44 @@ def test_a_marker_with_an_impossible_value_makes_the_file_unreadable_rather_than
     path.write_text(json.dumps(data))
     store, _, notes = open_annotations(video)
     assert store.path.name == "clip-2.hands.json" and "'fist'" in notes[0]
+
+
+def test_pose_labels_are_saved_with_the_classes_and_a_version_1_file_loads_and_gains_them(video):
+    path = video.path.with_name("clip.hands.json")
+    path.write_text(json.dumps({"version": 1, "video": "clip.mp4", "width": 320, "height": 240, "fps": 10.0,
+                                "frame_count": 20, "current_frame": 2, "frames": {"2": [
+                                    {"id": 1, "x": 50.0, "y": 60.0, "r": 20.0, "label": "open", "source": "flow",
+                                     "uncertain": False}]}}))
+    store, annotations, notes = open_annotations(video, poses=("fist", "palm", "none"))
+    assert annotations.poses == ("fist", "palm", "none") and "pose classes: fist, palm, none" in notes[-1]
+    assert annotations.markers(2) == (Marker(1, 50.0, 60.0, 20.0, "open", "flow"),)  # version 1 read as it was
+    annotations.frames[2] = (annotations.markers(2)[0].touched(pose="palm"),)
+    store.save(annotations)
+    data = json.loads(path.read_text())
+    assert data["version"] == VERSION == 2 and data["poses"] == ["fist", "palm", "none"]
+    assert data["frames"]["2"][0]["pose"] == "palm"
+    _, reloaded, _ = open_annotations(video)  # no --poses: the file's classes are kept
+    assert reloaded.poses == annotations.poses and reloaded.frames == annotations.frames
+    with pytest.raises(UserError, match="labelled palm, which the pose classes fist,none leave out"):
+        open_annotations(video, poses=("fist", "none"))
+    _, extended, _ = open_annotations(video, poses=("palm", "fist", "none", "ok"))  # reordering, adding: fine
+    assert extended.poses == ("palm", "fist", "none", "ok") and extended.markers(2)[0].pose == "palm"
+    for bad in (("fist", "fist"), ()):
+        with pytest.raises(UserError, match="distinct non-empty names"):
+            open_annotations(video, poses=bad)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda data: data["frames"]["0"][0].update(pose="wave"), "pose 'wave', not one of the file's poses"),
+    (lambda data: data.update(poses="fist"), "must be a list of distinct names"),
+    (lambda data: data.update(version=VERSION + 1), "written by a newer annotator"),
+])
+def test_a_pose_outside_the_file_classes_or_a_newer_version_is_refused(video, change, message):
+    path = video.path.with_name("clip.hands.json")
+    labelled(video, 0)
+    data = json.loads(path.read_text())
+    data["poses"] = ["fist"]
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserError, match=message):
+        read_file(path)

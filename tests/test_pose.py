@@ -10,8 +10,9 @@ from hydra import compose, initialize_config_dir
 import track
 from heatmapnet.config import REPO
 from heatmapnet.errors import UserError
-from heatmapnet.pipeline import HandTracker
+from heatmapnet.pipeline import FrameResult, HandTracker
 from heatmapnet.poses.classifier import PoseClassifier
+from heatmapnet.poses.crops import hand_crop
 from heatmapnet.poses.stabilize import PoseStabilizer, StabilizerConfig
 from heatmapnet.poses.stage import SHIPPED_POSE, PoseStage, pose_stages
 from heatmapnet.poses.training import train
@@ -94,10 +95,53 @@ def test_jsonl_tracks_carry_pose_fields_only_with_a_pose_model(trained, tmp_path
     tracks = [t for record in with_pose for t in record["tracks"]]
     assert tracks and all(t["pose"] in ("fist", "none", "open") and 0 <= t["pose_score"] <= 1 for t in tracks)
     assert [t["pose"] for t in tracks][-5:] == ["fist"] * 5
+    detections = [d for record in with_pose for d in record["detections"]]
+    assert detections and all(d["pose"] in ("fist", "none", "open") and 0 <= d["pose_score"] <= 1 for d in detections)
+    labels = [d["pose"] for d in detections]  # each its own frame's label, no history
+    assert labels.count("fist") >= 0.8 * len(labels), labels
     without = run_track(tmp_path, video, "pose=null")
     tracks = [t for record in without for t in record["tracks"]]
     assert tracks and not any("pose" in t or "pose_score" in t for t in tracks)
     assert set(tracks[0]) == {"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}
+    detections = [d for record in without for d in record["detections"]]
+    assert detections and all(set(d) == {"x", "y", "score", "w", "h"} for d in detections)
+
+
+class CountingClassifier(PoseClassifier):
+    """Records how many crops each call classifies."""
+
+    def __call__(self, crops_bgr):
+        self.batches.append(len(crops_bgr))
+        return super().__call__(crops_bgr)
+
+
+def test_a_detection_shares_its_track_crop_and_other_detections_get_their_own(trained):
+    classifier = CountingClassifier(trained["onnx"])
+    classifier.batches = []
+    tracker = HandTracker(threads=1, stages=[PoseStage(classifier)])
+    results = [tracker.process(frame, i / 30) for i, frame in enumerate(pose_frames("fist", 12, seed=5))]
+    confirmed = [r for r in results if any(not t.missed for t in r.tracks)]
+    assert confirmed and len(confirmed) < len(results)  # frames before and after the track is confirmed
+    assert classifier.batches == [len(r.detections) for r in results]  # one crop per hand, never two
+    for result in confirmed:
+        track, = result.tracks
+        assert result.detection_extras[track.detection]["pose"] == "fist" == result.extras[track.id]["pose"]
+    # a frame with the tracked hand's detection and a false alarm on the empty backdrop
+    frame = next(pose_frames("fist", 1, seed=6))
+    hand, = confirmed[-1].tracks
+    detections = np.array([[hand.x, hand.y, 0.9, hand.w, hand.h], [40.0, 40.0, 0.5, hand.w, hand.h]])
+    result = FrameResult(detections, [hand], np.zeros((1, 1)), None)
+    stage = PoseStage(classifier)
+    classifier.batches.clear()
+    stage(frame, result)
+    info = classifier.info
+    own = classifier(np.stack([hand_crop(frame, x, y, w, h, info.crop_size, info.crop_scale)
+                               for x, y, _, w, h in detections]))
+    assert classifier.batches[0] == 2  # the track's crop and the false alarm's, in one batch
+    for row, probabilities in enumerate(own):
+        best = int(np.argmax(probabilities))
+        assert result.detection_extras[row]["pose_score"] == pytest.approx(probabilities[best], abs=2e-3)
+    assert result.detection_extras[0]["pose"] == "fist" and result.detection_extras[1]["pose"] == "none"
 
 
 @pytest.mark.skipif(not SHIPPED_POSE.is_file(), reason="no shipped pose model")

@@ -26,7 +26,8 @@ from heatmapnet.tracking.tracker import TrackedHand, TrackerConfig
 
 DETECTION_KEYS = {"x", "y", "score", "w", "h"}
 TRACK_KEYS = {"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}
-POSE_KEYS = {"pose", "pose_score"}  # added by the pose stage (on by default; tests/test_pose.py checks them)
+POSE_KEYS = {"pose", "pose_score"}  # added to tracks and detections by the pose stage (on by default;
+#                                    tests/test_pose.py checks them)
 KEYPOINT_KEYS = {"keypoints", "handedness", "handedness_score"}  # the keypoint stage (on by default)
 
 
@@ -45,7 +46,7 @@ def check_record(record: dict, size_head: bool) -> None:
     assert isinstance(record["frame"], int) and is_number(record["t"])
     assert isinstance(record["width"], int) and isinstance(record["height"], int)
     for detection in record["detections"]:
-        assert set(detection) == DETECTION_KEYS
+        assert set(detection) - POSE_KEYS == DETECTION_KEYS
         assert all(is_number(detection[k]) for k in ("x", "y", "score"))
         assert all(is_number(detection[k], nullable=not size_head) and (detection[k] is not None) == size_head
                    for k in ("w", "h"))

@@ -97,6 +97,17 @@ def test_ids_count_up_in_order_of_confirmation():
     assert track_near(final, (60, 60)).id == 1
 
 
+def test_each_track_names_the_detection_row_it_matched_and_none_while_coasting():
+    """Two hands whose detections come in either order: the row follows the hand, not the list position."""
+    left, right, far = detection(60, 100), detection(260, 100), detection(160, 220, size=30.0)
+    frames = [[left, right], [right, far, left], [far, left, right], [right], [right, left]]
+    reported = run(MultiTracker(TrackerConfig(min_hits=1)), frames)
+    rows = [{(round(t.x), t.missed): t.detection for t in tracks if t.id in (1, 2)} for tracks in reported]
+    assert rows == [{(60, False): 0, (260, False): 1}, {(60, False): 2, (260, False): 0},
+                    {(60, False): 1, (260, False): 2}, {(60, True): None, (260, False): 0},
+                    {(60, False): 1, (260, False): 0}]
+
+
 def test_a_detection_beyond_the_gate_starts_a_new_track():
     config = TrackerConfig(min_hits=1, gate=1.0)
     frames = [[detection(100, 100)]] * 5 + [[detection(100 + 1.5 * SIZE, 100)]]

@@ -139,7 +139,8 @@ class RecordingStage(PoseStage):
     """Keeps every track's per-frame probabilities instead of labelling, to replay label rules on them."""
 
     def __call__(self, frame_bgr, result) -> None:
-        for track_id, probabilities in self.probabilities(frame_bgr, result.tracks).items():
+        per_track, _ = self.probabilities(frame_bgr, result.tracks, np.zeros((0, 5)))  # tracks only
+        for track_id, probabilities in per_track.items():
             self.record.setdefault(track_id, []).append(probabilities)
 
 

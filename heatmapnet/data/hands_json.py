@@ -1,16 +1,18 @@
 """The annotator's `.hands.json` format, and the `annotations` reader that trains on it directly.
 
-One file per video: {"version": 1, "video": <path relative to the file>, "width", "height", "fps",
-"frame_count", "frames": {"<frame index>": [marker, ...]}}. A marker is a circle (centre x, y and
-radius r in continuous frame pixels) with a stable `id` across frames, a label, where it came from
-("manual" or "flow") and whether optical flow lost it (`uncertain`). A frame listed in "frames" is
+One file per video: {"version": 2, "video": <path relative to the file>, "width", "height", "fps",
+"frame_count", ["poses": [class, ...],] "frames": {"<frame index>": [marker, ...]}}. A marker is a circle
+(centre x, y and radius r in continuous frame pixels) with a stable `id` across frames, a label, where it
+came from ("manual" or "flow"), whether optical flow lost it (`uncertain`) and, where the file names pose
+classes, optionally the hand's `pose` (one of "poses"; absent: not labelled). A frame listed in "frames" is
 labelled, an empty list meaning "no hands here" (the annotator's `x`, or Enter on a frame without hands):
 training learns it as a negative; frames not listed are unlabelled and never used.
 
 Compatibility: readers accept every version up to VERSION (optional keys added since default), and a
 key added later without a version bump (e.g. the video's fingerprint) is optional for readers. Version 1
-is the only version so far: files of the first annotator (no "current_frame", markers without "source"
-or "uncertain") load as manual, certain markers.
+files (no "poses", no marker `pose`) load as files without pose labels; files of the first annotator (no
+"current_frame", markers without "source" or "uncertain") load as manual, certain markers. Version 2
+added the pose classes and the per-marker pose.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from heatmapnet.data.hands import LABELS, OTHER, Hand, Sample
 from heatmapnet.data.registry import register_reader
 from heatmapnet.errors import UserError
 
-VERSION = 1
+VERSION = 2  # 2: pose classes and per-marker poses
 READABLE_VERSIONS = range(1, VERSION + 1)
 MANUAL = "manual"
 FLOW = "flow"
@@ -47,6 +49,7 @@ class Marker:
     label: str = "open"
     source: str = MANUAL
     uncertain: bool = False
+    pose: str | None = None  # one of the file's pose classes; None: not labelled
 
     def to_hand(self) -> Hand:
         return Hand(self.x, self.y, 2.0 * self.r, 2.0 * self.r, self.label)
@@ -68,6 +71,7 @@ class Annotations:
     frames: dict[int, tuple[Marker, ...]] = field(default_factory=dict)
     current_frame: int = 0  # where the user left off
     first_frame: str | None = None  # frame 0 as a 16x16 grey thumbnail (hex): tells same-sized videos apart
+    poses: tuple[str, ...] = ()  # the pose classes a marker can be labelled with (the annotator's `l` cycles them)
 
     def markers(self, frame: int) -> tuple[Marker, ...]:
         return self.frames.get(frame, ())
@@ -82,12 +86,34 @@ class Annotations:
     def next_id(self) -> int:
         return 1 + max((m.id for markers in self.frames.values() for m in markers), default=0)
 
+    def set_poses(self, names) -> None:
+        """Use `names` as the pose classes; refused (UserError) where it would drop a class some marker has."""
+        names = tuple(names)
+        if not names or len(set(names)) != len(names) or not all(isinstance(n, str) and n.strip() == n and n
+                                                                  for n in names):
+            raise UserError(f"pose classes must be distinct non-empty names, got {list(names)}")
+        used = {m.pose for markers in self.frames.values() for m in markers if m.pose is not None}
+        dropped = sorted(used - set(names))
+        if dropped:
+            raise UserError(f"hands in this file are labelled {', '.join(dropped)}, which the pose classes "
+                            f"{','.join(names)} leave out: keep every class in use")
+        self.poses = names
+
+
+def _marker_dict(marker: Marker) -> dict:
+    """A marker as stored: `pose` only where it is labelled."""
+    item = asdict(marker)
+    if item["pose"] is None:
+        del item["pose"]
+    return item
+
 
 def to_dict(annotations: Annotations) -> dict:
-    frames = {str(index): [asdict(m) for m in markers] for index, markers in sorted(annotations.frames.items())}
+    frames = {str(index): [_marker_dict(m) for m in markers] for index, markers in sorted(annotations.frames.items())}
     return {"version": VERSION, "video": annotations.video, "width": annotations.width,
             "height": annotations.height, "fps": annotations.fps, "frame_count": annotations.frame_count,
-            "current_frame": annotations.current_frame, "frames": frames,
+            "current_frame": annotations.current_frame,
+            **({"poses": list(annotations.poses)} if annotations.poses else {}), "frames": frames,
             **({"first_frame": annotations.first_frame} if annotations.first_frame else {})}
 
 
@@ -98,14 +124,19 @@ def from_dict(data, name: str) -> Annotations:
         raise FormatError(f"{name} was written by a newer annotator (format version {version}; this one reads up "
                           f"to {VERSION}): update HeatmapNet")
     if version not in READABLE_VERSIONS or not isinstance(data.get("frames"), dict):
-        raise FormatError(f"{name} is not a version-{VERSION} annotator file (expected \"version\": {VERSION} "
-                          f"and a \"frames\" object)")
+        raise FormatError(f"{name} is not an annotator file of a version up to {VERSION} (expected \"version\": "
+                          f"1 to {VERSION} and a \"frames\" object)")
     try:
-        frames = {int(index): tuple(_marker(item) for item in items) for index, items in data["frames"].items()}
+        poses = data.get("poses", [])
+        if not isinstance(poses, list) or not all(isinstance(pose, str) and pose for pose in poses) \
+                or len(set(poses)) != len(poses):
+            raise ValueError(f"\"poses\" must be a list of distinct names, not {poses!r}")
+        frames = {int(index): tuple(_marker(item, poses) for item in items) for index, items in data["frames"].items()}
         annotations = Annotations(video=str(data["video"]), width=int(data["width"]), height=int(data["height"]),
                                   fps=float(data["fps"]), frame_count=int(data["frame_count"]), frames=frames,
                                   current_frame=int(data.get("current_frame", 0)),
-                                  first_frame=str(data["first_frame"]) if data.get("first_frame") else None)
+                                  first_frame=str(data["first_frame"]) if data.get("first_frame") else None,
+                                  poses=tuple(poses))
     except (KeyError, TypeError, ValueError) as error:
         raise FormatError(f"{name} has a malformed entry ({type(error).__name__}: {error})") from None
     for index, markers in annotations.frames.items():
@@ -115,12 +146,15 @@ def from_dict(data, name: str) -> Annotations:
     return annotations
 
 
-def _marker(item: dict) -> Marker:
+def _marker(item: dict, poses) -> Marker:
+    pose = item.get("pose")
     marker = Marker(id=int(item["id"]), x=float(item["x"]), y=float(item["y"]), r=float(item["r"]),
                     label=str(item.get("label", "open")), source=str(item.get("source", MANUAL)),
-                    uncertain=bool(item.get("uncertain", False)))
+                    uncertain=bool(item.get("uncertain", False)), pose=None if pose is None else str(pose))
     if marker.label not in LABELS or marker.source not in SOURCES:
         raise ValueError(f"hand {marker.id} has label {marker.label!r} / source {marker.source!r}")
+    if marker.pose is not None and marker.pose not in poses:
+        raise ValueError(f"hand {marker.id} has pose {marker.pose!r}, not one of the file's poses {poses}")
     if not (math.isfinite(marker.x) and math.isfinite(marker.y) and marker.r > 0):
         raise ValueError(f"hand {marker.id} has a non-finite centre or a radius <= 0")
     return marker
@@ -156,6 +190,27 @@ def video_path(json_path: Path, annotations: Annotations) -> Path:
     return (Path(json_path).parent / annotations.video).resolve()
 
 
+def existing_video(json_path: Path, annotations: Annotations) -> Path:
+    """`video_path`, checked: a missing video is a UserError that says where it was looked for."""
+    video = video_path(json_path, annotations)
+    if not video.is_file():
+        raise UserError(f"{json_path} labels {video}, which does not exist: keep the video next to its labels")
+    return video
+
+
+def label_files(root) -> list[Path]:
+    """`root` if it is a label file, else every label file in the folder `root`."""
+    root = Path(str(root)).expanduser()
+    if root.is_dir():
+        files = sorted(root.glob(f"*{SUFFIX}"))
+        if not files:
+            raise UserError(f"no *{SUFFIX} files in {root}: label a video with `python -m annotator VIDEO` first")
+        return files
+    if root.is_file():
+        return [root]
+    raise UserError(f"{root} does not exist: point at a {SUFFIX} file or a folder of them")
+
+
 def relative_video(json_path: Path, video: Path) -> str:
     """What to store as "video" so the pair can be moved together."""
     try:
@@ -173,23 +228,12 @@ class HandsJsonReader:
     """
 
     def read(self, root: Path) -> list[Sample]:
-        root = Path(root)
-        if root.is_dir():
-            files = sorted(root.glob(f"*{SUFFIX}"))
-            if not files:
-                raise UserError(f"no *{SUFFIX} files in {root}: label a video with `python -m annotator VIDEO` first")
-        elif root.is_file():
-            files = [root]
-        else:
-            raise UserError(f"{root} does not exist: point data root at a {SUFFIX} file or a folder of them")
-        return [sample for path in files for sample in self._samples(path)]
+        return [sample for path in label_files(root) for sample in self._samples(path)]
 
     @staticmethod
     def _samples(path: Path) -> list[Sample]:
         annotations = read_file(path)
-        video = video_path(path, annotations)
-        if not video.is_file():
-            raise UserError(f"{path} labels {video}, which does not exist: keep the video next to its labels")
+        video = existing_video(path, annotations)
         return [Sample(hands=training_hands(markers),
                        image_path=str(video), width=annotations.width, height=annotations.height,
                        video=video.stem, frame_index=index, meta={"video_frame": True})

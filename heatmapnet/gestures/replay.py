@@ -15,7 +15,7 @@ from heatmapnet.errors import UserError
 from heatmapnet.gestures.config import GestureConfig
 from heatmapnet.gestures.recognizer import path_length, span
 from heatmapnet.gestures.strokes import Segmenter, Stroke
-from heatmapnet.outputs.records import frame_record
+from heatmapnet.outputs.records import result_record
 from heatmapnet.pipeline import HandTracker
 from heatmapnet.sources.capture import FrameSource
 from heatmapnet.tracking.tracker import TrackedHand
@@ -26,7 +26,7 @@ def track_records(tracker: HandTracker, source: FrameSource) -> Iterator[dict]:
     tracker.reset()
     while (frame := source.read()) is not None:
         result = tracker.process(frame.image, frame.t)
-        yield frame_record(frame, result.detections, result.tracks, result.extras, result.events)
+        yield result_record(frame, result)
 
 
 def hands_from_record(record: dict) -> list[TrackedHand]:

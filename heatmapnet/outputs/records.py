@@ -6,6 +6,7 @@ Record, in source-frame pixels (velocities in pixels per second, `w`/`h` null wi
      "tracks": [{"id", "x", "y", "vx", "vy", "w", "h", "score", "age", "missed"}]}
 `frame` is the index in the source, so frames a live camera dropped leave gaps; `file` is there for
 image sources; a track's `age` counts frames since it started and `missed` marks a coasting track.
+Stages add fields to tracks and detections (a pose model: "pose" and "pose_score" on both).
 """
 from __future__ import annotations
 
@@ -33,14 +34,17 @@ def numbers(values: np.ndarray, digits) -> list:
 
 
 def frame_record(frame: Frame, detections: np.ndarray, tracks: list[TrackedHand],
-                 extras: dict[int, dict] | None = None, events: list[dict] | None = None) -> dict:
-    """The JSONL object for one frame; `extras[id]` adds fields to that track, `events` (if any) are listed."""
+                 extras: dict[int, dict] | None = None, events: list[dict] | None = None,
+                 detection_extras: dict[int, dict] | None = None) -> dict:
+    """The JSONL object for one frame; `extras[id]` adds fields to that track, `detection_extras[row]` to
+    that detection, `events` (if any) are listed."""
     height, width = frame.image.shape[:2]
     record = {"frame": frame.index, "t": round(frame.t, 4), "width": width, "height": height}
     if frame.name is not None:
         record["file"] = frame.name
-    record["detections"] = [{name: number(value, 3 if name == "score" else 2) for name, value in zip(COLUMNS, row)}
-                            for row in detections]
+    record["detections"] = [{**{name: number(value, 3 if name == "score" else 2) for name, value in zip(COLUMNS, row)},
+                             **(detection_extras or {}).get(index, {})}
+                            for index, row in enumerate(detections)]
     record["tracks"] = [{"id": track.id, "x": number(track.x), "y": number(track.y), "vx": number(track.vx),
                          "vy": number(track.vy), "w": number(track.w), "h": number(track.h),
                          "score": number(track.score, 3), "age": track.age, "missed": track.missed,
@@ -49,3 +53,8 @@ def frame_record(frame: Frame, detections: np.ndarray, tracks: list[TrackedHand]
     if events:
         record["events"] = events
     return record
+
+
+def result_record(frame: Frame, result) -> dict:
+    """The JSONL object for a frame and its pipeline.FrameResult, with everything the stages added."""
+    return frame_record(frame, result.detections, result.tracks, result.extras, result.events, result.detection_extras)

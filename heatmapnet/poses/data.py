@@ -1,10 +1,11 @@
-"""Pose training data: hand crops with a class and a split group, from three kinds of source.
+"""Pose training data: hand crops with a class and a split group, from four kinds of source.
 
 - a folder of class folders of tight hand crops (HaGRID style, `hagrid_crops/<class>/<uuid>[_N].jpg`): the
   group is the photo's uuid, so crops of one photo never straddle the split;
 - false alarms of the shipped detector on COCO folders (detections far from every labelled hand): the
   garbage class's non-hands (faces, furniture, skin-coloured blobs), grouped by image;
-- clips, one per pose (clips.py): the tracker cuts the crops.
+- clips, one per pose (clips.py): the tracker cuts the crops;
+- annotator files with a pose on each hand (labelled.py): the markers give the crops.
 
 Every sample is a small image with the hand's box in it; training cuts the crop from it with jitter
 (`crops.crop_matrix`), so a sample with context (clips, false alarms) keeps its real surroundings.
@@ -32,7 +33,7 @@ class CropSample:
     box: tuple[float, float, float, float]  # hand centre x, y and w, h in `image` pixels
     label: str
     group: str  # samples of one group (photo, clip segment) land on the same side of the split
-    split: str | None = None  # "train" / "val" where the source fixes it (clips: by time), else by group
+    split: str | None = None  # "train" / "val" where the source fixes it (clips, label files: by time), else by group
 
 
 def context_sample(frame: np.ndarray, x: float, y: float, w: float, h: float, label: str, group: str,

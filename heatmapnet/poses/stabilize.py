@@ -50,6 +50,13 @@ class PoseStabilizer:
         self.labels[track_id] = label
         return label, float(mean[label])
 
+    def single_frame(self, probabilities: np.ndarray) -> tuple[int, float]:
+        """A label with no history (a raw detection): the best class if it reaches `enter`, else the garbage
+        class; returns (class index, its probability)."""
+        best = int(np.argmax(probabilities))
+        label = best if probabilities[best] >= self.config.enter else self.none_index
+        return label, float(probabilities[label])
+
     def last(self, track_id: int) -> tuple[int, float]:
         """The label reported last for a track (e.g. while it coasts), or the garbage class."""
         label = self.labels.get(track_id, self.none_index)

@@ -1,7 +1,8 @@
 """`train(cfg)` for `python train.py experiment=pose` (task `pose`): the pose classifier, end to end.
 
 Gathers samples (data.py: class folders of crops, detector false alarms and hand-free patches as the garbage
-class; clips.py: a clip per pose cut by the tracker), splits them by group (photo, or clip time), trains the
+class; clips.py: a clip per pose cut by the tracker; labelled.py: annotator files with per-hand pose labels),
+splits them by group (photo, or clip time), trains the
 small CNN with jittered crops (the same cut as at run time), prints per-class precision/recall and the
 confusion matrix, and writes `pose.pt`, `pose.onnx` (ready for `track.py pose=...`), `confusion.png` and
 `report.json` to `out_dir`.
@@ -43,9 +44,12 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
     if cfg.clips:
         from heatmapnet.poses.clips import clip_samples
         samples += clip_samples(cfg.clips, none, size, cfg.val_fraction, cfg.nothing_clips)
+    if cfg.annotations:
+        from heatmapnet.poses.labelled import labelled_samples
+        samples += labelled_samples(cfg.annotations, size, cfg.val_fraction)
     if not samples:
-        raise UserError("no pose training data: set pose.crops (class folders of hand crops) or pose.clips "
-                        "(a folder of clips, one per pose)")
+        raise UserError("no pose training data: set pose.crops (class folders of hand crops), pose.clips "
+                        "(a folder of clips, one per pose) or pose.annotations (annotator files with pose labels)")
     return samples
 
 

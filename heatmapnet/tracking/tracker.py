@@ -77,6 +77,7 @@ class TrackedHand:
     score: float  # score of the last matched detection
     age: int  # frames since the track was started
     missed: bool  # True while coasting on the prediction
+    detection: int | None = None  # row of this frame's detections the track matched (None while coasting)
 
 
 def hand_size(w: float, h: float) -> float:
@@ -105,6 +106,7 @@ class Track:
         self.misses = 0
         self.age = 1
         self.score = float(score)
+        self.detection: int | None = None  # row of the current frame's detections matched, if any
         self.reported = self.smoother(t, self.estimate, self.estimate, size)
 
     @property
@@ -168,7 +170,7 @@ class Track:
         if not self.has_size:
             w = h = float("nan")
         vx, vy = (float(v) for v in self.kf.state[2:4])
-        return TrackedHand(self.id, x, y, vx, vy, w, h, self.score, self.age, self.misses > 0)
+        return TrackedHand(self.id, x, y, vx, vy, w, h, self.score, self.age, self.misses > 0, self.detection)
 
 
 class MultiTracker:
@@ -189,16 +191,19 @@ class MultiTracker:
         for track in self.tracks:
             track.predict(dt)
         matches, unmatched = self.associate(detections)
-        for track_index, detection_index in matches:
-            self.tracks[track_index].update(t, detections[detection_index])
-        matched_tracks = {track_index for track_index, _ in matches}
+        matched = dict(matches)
         for index, track in enumerate(self.tracks):
-            if index not in matched_tracks:
+            track.detection = matched.get(index)
+            if track.detection is None:
                 track.mark_missed()
+            else:
+                track.update(t, detections[track.detection])
         self.tracks = [track for track in self.tracks
                        if track.misses == 0 or (track.id is not None and track.misses <= self.config.max_age
                                                 and (frame_size is None or track.inside(frame_size)))]
-        self.tracks += [Track(t, detections[index], self.config) for index in unmatched]
+        for index in unmatched:
+            self.tracks.append(Track(t, detections[index], self.config))
+            self.tracks[-1].detection = index
         for track in self.tracks:
             if track.id is None and track.hits >= self.config.min_hits:
                 track.id = self.next_id
