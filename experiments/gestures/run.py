@@ -46,16 +46,19 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
     base = GestureConfig()
     return {
         "chosen": (base, False, "swipe rule, then direction-aware templates; moving above 0.5 hand sizes/s, "
-                                "a stroke ends after 0.1 s below when it is a gesture scoring 0.85 or more and "
-                                "not within 0.1 of the beginning of another gesture's template, else after 0.3 s"),
+                                "a stroke ends after 0.1 s (and 3 frames) below when it is a gesture scoring 0.75 "
+                                "or more and not within 0.05 of the beginning of another gesture's template, else "
+                                "after 0.3 s"),
         "full_pause": (replace(base, early_pause=base.pause), False,
                        "as chosen, every stroke waits 0.3 s (no early end)"),
         "early_0.067": (replace(base, early_pause=0.067), False, "as chosen, early end after 0.067 s"),
+        "early_frames_1": (replace(base, early_frames=1), False,
+                           "as chosen, early end after 0.1 s however few frames (chosen: and 3 frames)"),
         "early_score_0": (replace(base, early_score=0.0), False, "as chosen, early end at any score"),
-        "early_score_0.75": (replace(base, early_score=0.75), False, "as chosen, early end from score 0.75"),
+        "early_score_0.85": (replace(base, early_score=0.85), False, "as chosen, early end from score 0.85"),
         "early_score_0.95": (replace(base, early_score=0.95), False, "as chosen, early end from score 0.95"),
-        "prefix_0.05": (replace(base, prefix_distance=0.05), False,
-                        "as chosen, a stroke is another template's beginning within 0.05 (chosen: 0.1)"),
+        "prefix_0.1": (replace(base, prefix_distance=0.1), False,
+                       "as chosen, a stroke is another template's beginning within 0.1 (chosen: 0.05)"),
         "prefix_0.15": (replace(base, prefix_distance=0.15), False, "as chosen, within 0.15"),
         "with_none": (base, True, "as chosen, plus `unclassified` clips as `none` templates"),
         "templates_only": (replace(base, swipe_deviation=1e-6), False, "no swipe rule: swipes by template too"),

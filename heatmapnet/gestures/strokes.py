@@ -4,7 +4,8 @@
 
 A pause has to last `pause` to end a stroke, because shapes are drawn with short stops at their corners.
 Waiting that long for every gesture would be slow, so a stroke is also offered once, not final, after
-`early_pause` of stillness: the recogniser ends it there (`end`) when it is surely a whole gesture.
+`early_pause` of stillness (and `early_frames` frames): the recogniser ends it there (`end`) when it is surely
+a whole gesture.
 
 Speed is measured on the reported positions over the last SPEED_WINDOW seconds, not read from the Kalman
 velocity: after an abrupt stop that velocity decays for half a second, the positions settle in a few frames.
@@ -118,7 +119,8 @@ class Segmenter:
             stillness = state.stillness(t, moving)
             if stillness >= config.pause:
                 stroke = self.close(hand.id, state, state.still_index)
-            elif stillness >= config.early_pause - TIME_TOLERANCE and not state.offered:
+            elif (stillness >= config.early_pause - TIME_TOLERANCE and not state.offered
+                  and len(state.points) - state.still_index >= config.early_frames):
                 state.offered = True
                 stroke = self.stroke(hand.id, state.points[:state.still_index], final=False)
             elif t - state.points[0][0] > config.max_duration:
