@@ -104,11 +104,17 @@ def mirrored(frames):
         yield dataclasses.replace(frame, image=cv2.flip(frame.image, 1))
 
 
-def batches(capture, size: int, limit: int | None):
-    """Lists of up to `size` frames from the capture thread, `limit` frames in all."""
+def batches(capture, size: int, limit: int | None, look_ahead: bool):
+    """Lists of up to `size` frames from the capture thread, `limit` frames in all, each with whether it ends
+    the input. That is known by reading the next list first where frames come as fast as they are read (files);
+    a camera's next frame would have to be waited for, so there only reaching `limit` ends the input."""
     frames = itertools.islice(capture, limit)
-    while chunk := list(itertools.islice(frames, size)):
-        yield chunk
+    chunk, taken = list(itertools.islice(frames, size)), 0
+    while chunk:
+        taken += len(chunk)
+        following = list(itertools.islice(frames, size)) if look_ahead and taken != limit else []
+        yield chunk, taken == limit or (look_ahead and not following)
+        chunk = following if look_ahead else list(itertools.islice(frames, size))
 
 
 def track(cfg: DictConfig) -> dict:
@@ -135,9 +141,12 @@ def track(cfg: DictConfig) -> dict:
     try:
         with CaptureThread(source, realtime=cfg.realtime) as capture, \
                 tqdm(total=total, unit="frame", disable=None, leave=False) as bar:
-            for chunk in batches(mirrored(capture) if cfg.mirror else capture, cfg.batch, cfg.max_frames):
+            for chunk, last in batches(mirrored(capture) if cfg.mirror else capture, cfg.batch, cfg.max_frames,
+                                       look_ahead=not (source.live or cfg.realtime)):
                 clock.lap("wait")
                 results = tracker.process_batch([frame.image for frame in chunk], [frame.t for frame in chunk], clock)
+                if last:  # e.g. a gesture whose stroke the end of the file cut off
+                    results[-1].events.extend(tracker.finish())
                 now = clock.last
                 rate = 0.9 * rate + 0.1 * len(chunk) / (now - previous) if frames else len(chunk) / (now - previous)
                 previous = now

@@ -104,6 +104,10 @@ class Stage:
     def reset(self) -> None:
         """Forget per-track state (the tracker was reset)."""
 
+    def finish(self) -> list[dict]:
+        """The source ended: the events still pending (e.g. a gesture the end cut off), for its last frame."""
+        return []
+
 
 class NoClock:
     """The stopwatch used when nobody times the stages."""
@@ -160,6 +164,10 @@ class HandTracker:
                 stage(frame, result)
             clock.lap(stage.name)
         return results
+
+    def finish(self) -> list[dict]:
+        """The source ended: every stage's pending events, to add to the last frame's `events`."""
+        return [event for stage in self.stages for event in stage.finish()]
 
     def reset(self) -> None:
         """Forget every track (a new video, a scene cut): ids start again at 1."""

@@ -21,15 +21,19 @@ SHAPES = {
 }
 
 
-def pose_frames(kind: str, count: int, seed: int = 0, width: int = 320, height: int = 240, hands: int = 1):
-    """BGR frames of one synthetic pose (`hands` side by side), held still with a small shake."""
+def pose_frames(kind: str, count: int, seed: int = 0, width: int = 320, height: int = 240, hands: int = 1,
+                offset=lambda index: (0.0, 0.0)):
+    """BGR frames of one synthetic pose (`hands` side by side), held still with a small shake, or moved by
+    `offset(frame index)` pixels from there."""
     rng = np.random.default_rng(seed)
     backdrop = np.full((height, width, 3), (120, 90, 60), np.uint8)
     tone = tuple(float(v) for v in SKIN_TONES[2])
-    for _ in range(count):
+    for index in range(count):
         image = backdrop.copy()
+        shift_x, shift_y = offset(index)
         for slot in range(hands):
-            centre = (width * (slot + 1) / (hands + 1) + rng.normal(0, 2), height / 2 + rng.normal(0, 2))
+            centre = (width * (slot + 1) / (hands + 1) + shift_x + rng.normal(0, 2),
+                      height / 2 + shift_y + rng.normal(0, 2))
             angle, palm = rng.normal(0, 0.05), 28 * rng.uniform(0.95, 1.05)
             place = _placement(angle, 1.0, palm, centre)
             capsules = tuple(Capsule(place(c.start), place(c.end), c.radius * palm) for c in SHAPES[kind])

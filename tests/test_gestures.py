@@ -51,7 +51,8 @@ def circle(centre, radius_sizes: float, counter_clockwise: bool):
 
 
 def run(points, config=None, templates=None, noise=0.6, seed=0):
-    """Feed the points as detections (with pixel noise) through the tracker and the recogniser."""
+    """Feed the points as detections (with pixel noise) through the tracker and the recogniser, then end the
+    source (events released by that are emitted at time None)."""
     rng = np.random.default_rng(seed)
     tracker, recognizer, events = MultiTracker(), GestureRecognizer(config, templates), []
     for index, point in enumerate(points):
@@ -59,7 +60,7 @@ def run(points, config=None, templates=None, noise=0.6, seed=0):
         x, y = point + rng.normal(0, noise, 2)
         hands = tracker.update(t, np.array([[x, y, 0.9, SIZE, SIZE]]))
         events += [(t, event) for event in recognizer.update(t, hands)]
-    return events
+    return events + [(None, event) for event in recognizer.finish()]
 
 
 @pytest.mark.parametrize("name", DIRECTIONS)
@@ -71,6 +72,38 @@ def test_each_swipe_is_detected_once_soon_after_it_ends(name):
     assert event["type"] == "gesture" and event["id"] == 1 and 0.5 < event["score"] <= 1
     assert 0.5 <= event["t_start"] < event["t_end"] <= 1.3  # stopped at 1.0 s; the tracker settles within 0.3 s
     assert event["t_end"] < emitted <= event["t_end"] + GestureConfig().pause + 1.5 / FPS
+
+
+def test_a_clean_swipe_fires_within_a_tenth_of_a_second_of_the_hand_stopping():
+    swipe = move(line(START, DIRECTIONS["left"], 3.0), 0.4)
+    events = run(rest(0.6, START) + swipe + rest(1.0, swipe[-1]), templates=square_templates())
+    [(emitted, event)] = events
+    assert event["name"] == "left"
+    assert event["t_end"] < emitted <= event["t_end"] + GestureConfig().early_pause + 1e-3  # 3 frames at 30 fps
+
+
+def square(start, side_seconds: float, corner_pause: float) -> list[np.ndarray]:
+    """A square drawn downwards first, then right, up and left, resting `corner_pause` at each corner."""
+    points, at = [], np.asarray(start, float)
+    for direction in ("down", "right", "up", "left"):
+        side = move(line(at, DIRECTIONS[direction], 3.0), side_seconds)
+        points += side + rest(corner_pause, side[-1])
+        at = side[-1]
+    return points
+
+
+def square_templates() -> Templates:
+    templates = Templates()
+    templates.add("square", normalise(np.array(square(START, 0.5, 0.0))), "synthetic")
+    return templates
+
+
+def test_a_square_drawn_with_stops_at_its_corners_is_one_square_not_four_swipes():
+    drawn = square(START - [80, 100], 1.0, 0.25)  # each corner: longer than early_pause, shorter than pause
+    points = rest(0.5, drawn[0]) + drawn + rest(1.0, drawn[-1])
+    assert [event["name"] for _, event in run(points, templates=square_templates())] == ["square"]
+    # without a square to begin, each side is a swipe that ended early
+    assert [event["name"] for _, event in run(points)] == ["down", "right", "up", "left"]
 
 
 def test_mirror_swaps_left_and_right():
@@ -97,6 +130,15 @@ def test_swipe_then_return_gives_one_event(pause):
     back = move(line(out[-1], DIRECTIONS["left"], 3.0), 0.5)
     events = run(rest(0.5, START) + out + rest(pause, out[-1]) + back + rest(1.0, back[-1]))
     assert [event["name"] for _, event in events] == ["right"]
+
+
+def test_the_end_of_the_source_ends_an_open_stroke_under_the_same_lockouts():
+    out = move(line(START, DIRECTIONS["right"], 3.0), 0.35)
+    back = move(line(out[-1], DIRECTIONS["left"], 3.0), 0.5)
+    [(emitted, event)] = run(rest(0.5, START) + out)  # cut while moving
+    assert emitted is None and event["name"] == "right"
+    events = run(rest(0.5, START) + out + rest(0.5, out[-1]) + back[:-3])  # the way back, cut: still locked out
+    assert [(emitted is None, event["name"]) for emitted, event in events] == [(False, "right")]
 
 
 def test_a_repeated_swipe_after_the_cooldown_fires_again_and_a_small_twitch_never():
@@ -183,6 +225,27 @@ def test_events_reach_the_jsonl_record_of_the_frame_where_the_gesture_ends(tmp_p
     (event,) = with_events[0]["events"]
     assert event["name"] == "left" and event["id"] == with_events[0]["tracks"][0]["id"]
     assert event["t_end"] < with_events[0]["t"] <= event["t_end"] + GestureConfig().pause + 1.5 / FPS
+
+
+def test_track_cli_puts_a_swipe_that_the_end_of_the_file_cuts_off_into_the_last_record(tmp_path):
+    from helpers_video import write_video
+    from pose_clips import pose_frames
+    still, moving = 20, 8  # the file ends while the hand is still moving right
+
+    def offset(index):
+        return -100.0 + 25.0 * min(max(index - still, 0), moving), 0.0
+
+    clip = write_video(tmp_path / "cut.mp4", pose_frames("open", still + moving, offset=offset))
+    result = subprocess.run([sys.executable, str(REPO / "track.py"), f"source={clip}", "output.jsonl=out.jsonl",
+                             "pose=null", "keypoints=null", "display=false"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(records) == still + moving and len(records[-1]["tracks"]) == 1
+    assert [record["frame"] for record in records if "events" in record] == [records[-1]["frame"]]
+    (event,) = records[-1]["events"]
+    assert event["name"] == "right" and event["id"] == records[-1]["tracks"][0]["id"]
+    assert event["t_end"] == records[-1]["t"]
 
 
 def synthetic_records(points) -> list[dict]:

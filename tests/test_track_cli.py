@@ -122,6 +122,16 @@ def test_max_frames_and_input_size(tmp_path, checkpoint):
     assert len(read_jsonl(tmp_path / "tracks.jsonl")) == 6
 
 
+@pytest.mark.parametrize("look_ahead, limit, expected", [
+    (True, None, [([0, 1], False), ([2, 3], False), ([4], True)]),  # a file: its end is seen one batch ahead
+    (True, 3, [([0, 1], False), ([2], True)]),
+    (False, 3, [([0, 1], False), ([2], True)]),  # a camera: only max_frames ends it knowingly
+    (False, None, [([0, 1], False), ([2, 3], False), ([4], False)]),
+])
+def test_batches_say_which_one_ends_the_input(look_ahead, limit, expected):
+    assert list(track.batches(iter(range(5)), 2, limit, look_ahead)) == expected
+
+
 def test_config_file_lists_the_library_defaults():
     cfg = config()
     assert dict(cfg.track) | {"one_euro": dict(cfg.track.one_euro)} == dataclasses.asdict(TrackerConfig())

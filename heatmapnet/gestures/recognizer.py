@@ -3,8 +3,10 @@ template, then the lockouts that keep a hand from firing twice (per-gesture cool
 back after a swipe (return lockout).
 
 Event: {"type": "gesture", "name", "id" (track), "t_start", "t_end" (stroke), "score" (0-1)}, emitted in
-the frame where the stroke is known to have ended (`pause` seconds after the hand stopped, or when the
-track ended).
+the frame where the stroke is known to have ended: `early_pause` seconds after the hand stopped when the
+stroke is clearly (`early_score`) a gesture and not also the beginning of another (a swipe down is the first
+side of a square drawn downwards: the hand may go on drawing), else `pause` seconds after, or when the track
+ended.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class GestureRecognizer:
         self.config = config or GestureConfig()
         self.templates = templates or Templates()
         self.segmenter = Segmenter(self.config)
+        self.beginning_names, self.beginning_points = self.templates.beginnings()
         self.last_fired: dict[int, dict[str, float]] = {}  # track id -> gesture -> t_end of its last event
 
     def update(self, t: float, hands: list[TrackedHand]) -> list[dict]:
@@ -51,14 +54,19 @@ class GestureRecognizer:
         self.last_fired.clear()
 
     def events(self, strokes: list[Stroke], alive: set[int]) -> list[dict]:
-        self.last_fired = {i: fired for i, fired in self.last_fired.items() if i in alive}
+        """Events of the strokes (the lockouts still apply to the last strokes of tracks that just ended)."""
         found = []
         for stroke in strokes:
             gesture = self.classify(stroke)
+            if not stroke.final:
+                if not gesture or gesture[1] < self.config.early_score or self.may_go_on(stroke, gesture[0]):
+                    continue  # wait for the full pause
+                self.segmenter.end(stroke.track_id)
             if gesture and self.allowed(stroke, gesture[0]):
                 found.append({"type": "gesture", "name": gesture[0], "id": stroke.track_id,
                               "t_start": round(stroke.t_start, 4), "t_end": round(stroke.t_end, 4),
                               "score": round(gesture[1], 3)})
+        self.last_fired = {i: fired for i, fired in self.last_fired.items() if i in alive}
         return found
 
     def allowed(self, stroke: Stroke, name: str) -> bool:
@@ -71,10 +79,23 @@ class GestureRecognizer:
             fired[name] = stroke.t_end
         return not blocked
 
+    def may_go_on(self, stroke: Stroke, name: str) -> bool:
+        """Whether the stroke, recognised as `name`, also looks like the beginning of another gesture."""
+        others = self.beginning_names != name
+        normalised = normalise(self.as_seen(stroke))
+        if normalised is None or not others.any():
+            return False
+        distances = np.linalg.norm(self.beginning_points[others] - normalised[None], axis=2).mean(axis=1)
+        return float(distances.min()) <= self.config.prefix_distance
+
+    def as_seen(self, stroke: Stroke) -> np.ndarray:
+        """The stroke's points as the gestures are named (left and right swapped for a mirrored camera)."""
+        return stroke.xy * [-1.0, 1.0] if self.config.mirror else stroke.xy
+
     def classify(self, stroke: Stroke) -> tuple[str, float] | None:
         """(gesture, score) for a stroke, or None when it is no gesture (too small, short, long, unlike any)."""
         config = self.config
-        xy = stroke.xy * [-1.0, 1.0] if config.mirror else stroke.xy
+        xy = self.as_seen(stroke)
         if span(stroke) < config.min_distance or not config.min_duration <= stroke.duration <= config.max_duration:
             return None
         swipe = self.swipe(xy, stroke.size) or self.swipe_and_return(xy, stroke.size)

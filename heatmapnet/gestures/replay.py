@@ -22,11 +22,17 @@ from heatmapnet.tracking.tracker import TrackedHand
 
 
 def track_records(tracker: HandTracker, source: FrameSource) -> Iterator[dict]:
-    """One record per frame of `source` (tracker reset first, so ids start at 1)."""
+    """One record per frame of `source` (tracker reset first, so ids start at 1), as track.py writes them: the
+    last record also holds what the stages released when the source ended (`HandTracker.finish`)."""
     tracker.reset()
-    while (frame := source.read()) is not None:
+    frame = source.read()
+    while frame is not None:
         result = tracker.process(frame.image, frame.t)
+        following = source.read()
+        if following is None:
+            result.events.extend(tracker.finish())
         yield result_record(frame, result)
+        frame = following
 
 
 def hands_from_record(record: dict) -> list[TrackedHand]:

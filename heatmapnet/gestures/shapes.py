@@ -41,6 +41,17 @@ def normalise(xy: np.ndarray, mirror: bool = False, count: int = POINTS) -> np.n
     return (points - points.mean(axis=0)) / extent
 
 
+BEGINNINGS = np.linspace(0.2, 0.9, 15)  # fractions of a template's path: how it looks while still being drawn
+
+
+def beginning(points: np.ndarray, fraction: float) -> np.ndarray | None:
+    """The first `fraction` of a path (by arc length), normalised like a stroke."""
+    along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    cut = fraction * along[-1]
+    end = [np.interp(cut, along, points[:, 0]), np.interp(cut, along, points[:, 1])]
+    return normalise(np.vstack([points[along < cut], end]))
+
+
 @dataclass
 class Templates:
     """Named examples of normalised strokes (each POINTS x 2)."""
@@ -64,6 +75,17 @@ class Templates:
         distances = np.linalg.norm(np.stack(self.points) - normalised[None], axis=2).mean(axis=1)
         best = int(np.argmin(distances))
         return self.names[best], float(distances[best])
+
+    def beginnings(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every example's beginnings (BEGINNINGS of its path): their names (K) and points (K x POINTS x 2)."""
+        names, points = [], []
+        for name, example in zip(self.names, self.points):
+            for fraction in BEGINNINGS:
+                start = beginning(example, fraction)
+                if start is not None:
+                    names.append(name)
+                    points.append(start)
+        return np.array(names, dtype=object), np.array(points).reshape(-1, POINTS, 2)
 
     def save(self, path) -> None:
         """JSON with one template per line (readable, diffable)."""

@@ -27,6 +27,9 @@ class GestureStage(Stage):
     def reset(self) -> None:
         self.recognizer.reset()
 
+    def finish(self) -> list[dict]:
+        return self.recognizer.finish()
+
 
 def gesture_stage(settings) -> GestureStage | None:
     """track.py's `gestures`: null (off), a template file path (default settings), or the settings section

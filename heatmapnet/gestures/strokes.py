@@ -2,6 +2,11 @@
 (or to when the track ends or coasts for as long as a pause: the hand left or was lost). Resting and slow drift never start one; movements longer than
 `max_duration` are dropped whole until the hand pauses again.
 
+A pause has to last `pause` to end a stroke, because shapes are drawn with short stops at their corners.
+Waiting that long for every gesture would be slow, so a stroke is also offered once, not final, after
+`early_pause` of stillness (and `early_frames` frames): the recogniser ends it there (`end`) when it is surely
+a whole gesture.
+
 Speed is measured on the reported positions over the last SPEED_WINDOW seconds, not read from the Kalman
 velocity: after an abrupt stop that velocity decays for half a second, the positions settle in a few frames.
 """
@@ -17,6 +22,7 @@ from heatmapnet.gestures.config import GestureConfig
 from heatmapnet.tracking.tracker import TrackedHand
 
 SPEED_WINDOW = 0.1  # seconds of positions the speed is measured over
+TIME_TOLERANCE = 1e-3  # frame times are rounded (records keep 0.1 ms): 3 frames at 30 fps count as 0.1 s
 
 
 @dataclass
@@ -27,6 +33,7 @@ class Stroke:
     t: np.ndarray
     xy: np.ndarray  # N x 2
     size: float
+    final: bool = True  # False: the hand has only just stopped (early_pause) and may go on drawing
 
     @property
     def t_start(self) -> float:
@@ -48,12 +55,13 @@ class TrackState:
     still_since: float | None = None  # when the hand last dropped below move_speed
     still_index: int = 0  # the stroke's point at that moment
     dropping: bool = False  # a too-long movement: ignore it until the next pause
+    offered: bool = False  # this pause's stroke was already offered as not final
     recent: deque = field(default_factory=deque)  # (t, x, y) of the last SPEED_WINDOW seconds
 
     def stillness(self, t: float, moving: bool) -> float:
         """Seconds the hand has been slower than move_speed (0 while it moves); marks where the stillness began."""
         if moving:
-            self.still_since = None
+            self.still_since, self.offered = None, False
             return 0.0
         if self.still_since is None:
             self.still_since, self.still_index = t, len(self.points)
@@ -105,10 +113,16 @@ class Segmenter:
         elif not state.points:
             if moving:
                 state.points = [state.previous, point] if state.previous else [point]
+                state.offered = False
         else:
             state.points.append(point)
-            if state.stillness(t, moving) >= config.pause:
+            stillness = state.stillness(t, moving)
+            if stillness >= config.pause:
                 stroke = self.close(hand.id, state, state.still_index)
+            elif (stillness >= config.early_pause - TIME_TOLERANCE and not state.offered
+                  and len(state.points) - state.still_index >= config.early_frames):
+                state.offered = True
+                stroke = self.stroke(hand.id, state.points[:state.still_index], final=False)
             elif t - state.points[0][0] > config.max_duration:
                 state.points, state.dropping, state.still_since = [], True, None
         state.previous = point
@@ -118,10 +132,19 @@ class Segmenter:
         """The stroke in `state` up to point `end` (all of it: None), and the state back to resting."""
         points = state.points[:end]
         state.points, state.still_since = [], None
+        return self.stroke(track_id, points)
+
+    @staticmethod
+    def stroke(track_id: int, points: list, final: bool = True) -> Stroke | None:
         if len(points) < 2:
             return None
         array = np.array(points, np.float64)
-        return Stroke(track_id, array[:, 0], array[:, 1:3], float(np.median(array[:, 3])))
+        return Stroke(track_id, array[:, 0], array[:, 1:3], float(np.median(array[:, 3])), final)
+
+    def end(self, track_id: int) -> None:
+        """The recogniser took the stroke offered as not final: the hand is resting again."""
+        if track_id in self.states:
+            self.close(track_id, self.states[track_id], 0)
 
     def finish(self) -> list[Stroke]:
         """The source ended: close every open stroke."""
