@@ -42,7 +42,9 @@ def is_number(value, nullable=False):
 
 def check_record(record: dict, size_head: bool) -> None:
     """The issue's JSONL schema for one frame."""
-    assert set(record) - {"file"} == {"frame", "t", "width", "height", "detections", "tracks"}
+    assert set(record) - {"file", "events"} == {"frame", "t", "width", "height", "detections", "tracks"}
+    for event in record.get("events", []):  # e.g. a moving blob's stroke closed by the end of the source
+        assert event["type"] == "gesture" and isinstance(event["name"], str) and is_number(event["score"])
     assert isinstance(record["frame"], int) and is_number(record["t"])
     assert isinstance(record["width"], int) and isinstance(record["height"], int)
     for detection in record["detections"]:
