@@ -2,6 +2,7 @@
 file, two runs on one file, Ctrl-C, a truncated source in the summary. Inputs stay byte-identical and no
 partial file replaces a good one."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,8 +67,10 @@ def test_a_second_run_on_the_same_output_is_refused_and_the_first_completes(tmp_
         time.sleep(0.05)
     second = run_entry("track.py", f"source={long_clip}", "display=false", f"output.jsonl={out}")
     one_error(second.returncode, second.stderr, "is being written by another run")
-    assert first.wait(timeout=120) == 0, first.stderr.read()
-    assert len(out.read_text().splitlines()) >= 200  # realtime drops a frame now and then on a busy machine
+    assert first.wait(timeout=120) == 0
+    summary = re.search(r"tracked (\d+) frames .*, (\d+) dropped", first.stderr.read())
+    tracked, dropped = int(summary[1]), int(summary[2])  # realtime drops frames when the machine is busy
+    assert len(out.read_text().splitlines()) == tracked and tracked + dropped >= 237 and tracked > 0
     assert not lock.exists()
 
 
