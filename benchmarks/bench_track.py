@@ -223,6 +223,7 @@ def main() -> None:
         contenders = {"torch eager": (checkpoint, "torch", BARE),
                       "ONNX Runtime fp32 (default)": (onnx_model, "onnxruntime", BARE),
                       "ONNX Runtime int8": (int8, "onnxruntime", BARE),
+                      "fp32 + keypoints": (onnx_model, "onnxruntime", ("pose=null", "gestures=null")),
                       "fp32 + pose, keypoints, gestures": (onnx_model, "onnxruntime", ())}
         runs: dict[str, list[dict]] = defaultdict(list)
         for repeat in range(args.repeats):
@@ -247,7 +248,7 @@ def main() -> None:
                        "whole default": fresh_process(run),
                        "torch": fresh_process([*run, "max_frames=1", "runtime=torch", *BARE])}
 
-    print("\nend to end, track.py's loop (median of repeats; the last row with the default stages after tracking):")
+    print("\nend to end, track.py's loop (median of repeats; the last two rows with stages after tracking: keypoints alone, then all the defaults):")
     print(f"  {'runtime':<32} {'FPS':>6}  ms per stage")
     medians = {}
     for label, summaries in runs.items():
