@@ -248,7 +248,8 @@ def main() -> None:
                        "whole default": fresh_process(run),
                        "torch": fresh_process([*run, "max_frames=1", "runtime=torch", *BARE])}
 
-    print("\nend to end, track.py's loop (median of repeats; the last two rows with stages after tracking: keypoints alone, then all the defaults):")
+    print("\nend to end, track.py's loop (median of repeats; the last two rows with stages after tracking: "
+          "keypoints alone, then all the defaults):")
     print(f"  {'runtime':<32} {'FPS':>6}  ms per stage")
     medians = {}
     for label, summaries in runs.items():
