@@ -27,10 +27,12 @@ def transition(dt: float) -> np.ndarray:
 def process_noise(dt: float, acceleration_variance: float, size_variance_rate: float) -> np.ndarray:
     """Noise added over `dt` seconds: a piecewise-constant white acceleration of the given variance (px^2/s^4)
     on x, y and their velocities, and a random walk of `size_variance_rate` (px^2/s) on w and h."""
-    per_axis = np.array([[0.25 * dt**4, 0.5 * dt**3],
-                         [0.5 * dt**3, dt**2]])
+    position, cross, velocity = (0.25 * dt**4 * acceleration_variance, 0.5 * dt**3 * acceleration_variance,
+                                 dt**2 * acceleration_variance)
     noise = np.zeros((6, 6))
-    noise[:4, :4] = np.kron(per_axis, np.eye(2)) * acceleration_variance  # (x, y, vx, vy): ordered by derivative
+    for axis in (0, 1):  # x with vx, y with vy (state order x, y, vx, vy): the same block on each axis
+        noise[axis, axis], noise[axis + 2, axis + 2] = position, velocity
+        noise[axis, axis + 2] = noise[axis + 2, axis] = cross
     noise[4, 4] = noise[5, 5] = size_variance_rate * dt
     return noise
 
