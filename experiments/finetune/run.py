@@ -185,6 +185,9 @@ def score(checkpoint: Path, name: str, out: Path) -> dict:
     return result
 
 
+SHIPPED_THRESHOLD = read_checkpoint(SHIPPED)["decode"]["threshold"]
+
+
 def shown(value, spec=".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -204,7 +207,7 @@ def summary(results: dict) -> str:
         row, test = results[key], results[key]["test"]
         best = row.get("test_best_threshold") or {}
         scene.append(f"| {key} | {row.get('frames', 0)} | {row.get('labelling_minutes', '')} | "
-                     f"{row.get('cpu_minutes', '')} | {row.get('threshold', 0.29)} | {shown(test['f1'])} | "
+                     f"{row.get('cpu_minutes', '')} | {row.get('threshold', SHIPPED_THRESHOLD)} | {shown(test['f1'])} | "
                      f"{shown(test['point_ap'])} | {shown(test['precision'])} | {shown(test['recall'])} | "
                      f"{misses(test)} of {test['hands']} | {shown(test['median_error_px'], '.1f')} | "
                      f"{shown(best.get('f1'))} at {shown(best.get('threshold'), '.2f')} |")
