@@ -4,7 +4,8 @@ its validation split is scored beside the user's frames; absent folders are skip
 import pytest
 
 from heatmapnet.data.augment import AugmentConfig
-from heatmapnet.data.dataset import build_data, read_split
+from heatmapnet.data.dataset import build_data
+from heatmapnet.data.registry import read_split
 from heatmapnet.data.replay import ReplayConfig, is_replayed
 from heatmapnet.errors import UserError
 from heatmapnet.model.config import ModelConfig

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,9 +16,9 @@ from heatmapnet.config import plain
 from heatmapnet.data.augment import AugmentConfig, augment, fit
 from heatmapnet.data.hands import Sample
 from heatmapnet.data.loading import load_rgb
-from heatmapnet.data.registry import datasets_in, make_reader, split_settings
+from heatmapnet.data.registry import datasets_in, read_split
 from heatmapnet.data.replay import ReplayConfig, replay_samples
-from heatmapnet.data.split import mix_weights, split_samples
+from heatmapnet.data.split import mix_weights
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.train.targets import TargetConfig, encode
 
@@ -103,16 +102,6 @@ class DataSplit:
     summary: list[str]
 
 
-def read_split(name: str, source: dict, config: dict, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """One dataset of a data config, read and split (by video by default; the entry's own `split`
-    overrides the config's)."""
-    reader = make_reader(source["reader"], **source.get("options", {}))
-    samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
-    for sample in samples:
-        sample.dataset = sample.dataset or name
-    return split_samples(samples, seed=seed, **split_settings(config, source))
-
-
 def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentation: AugmentConfig,
                seed: int, replay: ReplayConfig | None = None) -> DataSplit:
     """Read and split every dataset of a data config and mix the training parts; with `replay`, a sample of
@@ -128,7 +117,7 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
                        f"({sum(len(s.hands) for s in train + val)} hands)")
     labelled = sum(len(group) for group in train_groups)
     if replay is not None and labelled:
-        replayed = replay_samples(replay, labelled, sum(weights), seed, read_split)
+        replayed = replay_samples(replay, labelled, sum(weights), seed)
         if replayed.train:
             train_groups.append(replayed.train)
             weights.append(replayed.weight)

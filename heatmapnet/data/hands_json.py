@@ -89,8 +89,7 @@ class Annotations:
     def set_poses(self, names) -> None:
         """Use `names` as the pose classes; refused (UserError) where it would drop a class some marker has."""
         names = tuple(names)
-        if not names or len(set(names)) != len(names) or not all(isinstance(n, str) and n.strip() == n and n
-                                                                  for n in names):
+        if not names or not distinct_names(names) or any(n.strip() != n for n in names):
             raise UserError(f"pose classes must be distinct non-empty names, got {list(names)}")
         used = {m.pose for markers in self.frames.values() for m in markers if m.pose is not None}
         dropped = sorted(used - set(names))
@@ -98,6 +97,11 @@ class Annotations:
             raise UserError(f"hands in this file are labelled {', '.join(dropped)}, which the pose classes "
                             f"{','.join(names)} leave out: keep every class in use")
         self.poses = names
+
+
+def distinct_names(names) -> bool:
+    """Pose classes are non-empty strings, each once (a file's "poses", or the annotator's --poses)."""
+    return all(isinstance(name, str) and name for name in names) and len(set(names)) == len(names)
 
 
 def _marker_dict(marker: Marker) -> dict:
@@ -128,8 +132,7 @@ def from_dict(data, name: str) -> Annotations:
                           f"1 to {VERSION} and a \"frames\" object)")
     try:
         poses = data.get("poses", [])
-        if not isinstance(poses, list) or not all(isinstance(pose, str) and pose for pose in poses) \
-                or len(set(poses)) != len(poses):
+        if not isinstance(poses, list) or not distinct_names(poses):
             raise ValueError(f"\"poses\" must be a list of distinct names, not {poses!r}")
         frames = {int(index): tuple(_marker(item, poses) for item in items) for index, items in data["frames"].items()}
         annotations = Annotations(video=str(data["video"]), width=int(data["width"]), height=int(data["height"]),

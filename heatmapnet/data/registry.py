@@ -2,6 +2,8 @@
 
 A reader turns a folder into a list of `Sample`s (image location + hands in image pixels). Which hands
 are "other" is decided by the reader from its annotations and an `OtherRule` (see coco.py).
+`read_split` reads one dataset of a data config and splits it as training does (training and a fine-tune's
+replay both use it).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from heatmapnet.data.hands import Sample
+from heatmapnet.data.split import split_samples
 from heatmapnet.errors import UserError
 
 READERS: dict[str, type] = {}
@@ -47,3 +50,13 @@ def datasets_in(config: dict) -> dict[str, dict]:
     """The data config's own dataset (reader/root/options/weight) followed by any in `mix`."""
     main = {key: config[key] for key in ("reader", "root", "options", "weight") if key in config}
     return {config.get("name", main["reader"]): main, **config.get("mix", {})}
+
+
+def read_split(name: str, source: dict, config: dict, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """One dataset of a data config, read and split (by video by default; the entry's own `split`
+    overrides the config's)."""
+    reader = make_reader(source["reader"], **source.get("options", {}))
+    samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
+    for sample in samples:
+        sample.dataset = sample.dataset or name
+    return split_samples(samples, seed=seed, **split_settings(config, source))

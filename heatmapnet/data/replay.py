@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from heatmapnet.data.hands import Sample
-from heatmapnet.data.registry import datasets_in
+from heatmapnet.data.registry import datasets_in, read_split
 from heatmapnet.data.split import mix_weights
 
 REPLAY_DATASET_PREFIX = "replay:"  # sample.dataset of a replayed frame: "replay:<dataset name>"
@@ -54,10 +54,10 @@ def drawn(groups: list[list[Sample]], weights: list[float], count: int, rng: np.
     return [pool[i] for i in sorted(chosen)]
 
 
-def replay_samples(config: ReplayConfig, labelled: int, labelled_weight: float, seed: int, read_split) -> Replay:
+def replay_samples(config: ReplayConfig, labelled: int, labelled_weight: float, seed: int) -> Replay:
     """The replayed training frames (about `frames` x `labelled`) and validation frames for a fine-tune whose
-    own training frames number `labelled` with total mixing weight `labelled_weight`. `read_split(name,
-    source, data_config, seed)` reads and splits one dataset exactly as training does."""
+    own training frames number `labelled` with total mixing weight `labelled_weight`; each dataset is read
+    and split exactly as training does (`read_split`)."""
     if not config.data or (config.frames == 0 and config.val_frames == 0):
         return Replay([], [], 0.0, [])
     trains, vals, weights, skipped = [], [], [], []

@@ -28,7 +28,8 @@ def number(value: float, digits: int = 2) -> float | None:
 def numbers(values: np.ndarray, digits) -> list:
     """`number` over an array (nested lists out), `digits` per last-axis column: one NumPy pass instead of
     a Python call per value (42 keypoint coordinates and scores per hand, every frame)."""
-    array = np.round(np.asarray(values, np.float64) * 10.0 ** np.asarray(digits)) / 10.0 ** np.asarray(digits)
+    scale = 10.0 ** np.asarray(digits)
+    array = np.round(np.asarray(values, np.float64) * scale) / scale
     finite = np.isfinite(array)
     return array.tolist() if finite.all() else np.where(finite, array, None).tolist()
 
