@@ -83,7 +83,8 @@ def open_stages(cfg: DictConfig) -> list:
 
 def open_tracker(cfg: DictConfig) -> HandTracker:
     return HandTracker(cfg.checkpoint, runtime=cfg.runtime, precision=cfg.precision, threads=cfg.threads,
-                       device=cfg.device, input_size=cfg.input_size, decode=dict(cfg.decode), track=cfg.track,
+                       device=cfg.device, input_size=cfg.input_size,
+                       input_orientation=cfg.input_orientation, decode=dict(cfg.decode), track=cfg.track,
                        stages=open_stages(cfg))
 
 

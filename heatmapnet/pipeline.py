@@ -11,7 +11,7 @@ Settings are keyword arguments named like track.py's (`runtime`, `threads`, `dec
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -120,17 +120,12 @@ class HandTracker:
     """Frames in, tracked hands out. Call it once per frame with the frame's time in seconds."""
 
     def __init__(self, checkpoint=None, runtime: str = "onnxruntime", precision: str = "fp32",
-                 threads: int | None = None, device: str = "cpu", input_size: tuple[int, int] | None = None, decode: dict | None = None,
+                 threads: int | None = None, device: str = "cpu", input_size: tuple[int, int] | None = None,
+                 input_orientation: str | None = None, decode: dict | None = None,
                  track: dict | TrackerConfig | None = None, stages: list[Stage] = ()):
         self.model_path = resolve_model(checkpoint, runtime, precision)
         self.runtime = open_runtime(runtime, self.model_path, threads=threads, device=device)
-        if input_size is not None:
-            size = list(input_size)
-            if not (len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-                raise UserError(f"input_size must be [width, height] in pixels, not {size}")
-            if min(size) < self.runtime.stride:
-                raise UserError(f"input_size {size} is smaller than the model's stride ({self.runtime.stride} px)")
-            self.runtime.model_config = replace(self.runtime.model_config, input_width=size[0], input_height=size[1])
+        self.runtime.set_input(input_size, input_orientation)
         overrides = {key: value for key, value in (decode or {}).items() if value is not None}
         self.detector = HandDetector(self.runtime, typed(self.runtime.decode_config, overrides, "decode"))
         self.tracker_config = track if isinstance(track, TrackerConfig) else typed(TrackerConfig, track or {}, "track")

@@ -18,7 +18,9 @@ from tests.exported_models import contrasted_checkpoint, random_frames
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cpp"
 HAND = re.compile(r"\((-?[\d.]+), (-?[\d.]+)\) ([\d.]+) \[([\d.]+) x ([\d.]+)\]")
-FRAMES, WIDTH, HEIGHT = 6, 640, 360  # letterboxed to 320 x 240: resize, padding and the way back are all exercised
+FRAMES = 6
+SIZES = [(640, 360), (360, 640)]  # letterboxed to 320 x 240, and portrait to 240 x 320 (the input follows the frame):
+#   resize, padding, orientation and the way back are all exercised
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +48,12 @@ def opencv_before_4_7(tracker: Path) -> bool:
     return (major, minor) < (4, 7)
 
 
-def write_video(path: Path) -> Path:
+def write_video(path: Path, width: int, height: int) -> Path:
     """A lossless (FFV1) clip, so the C++ and Python programs decode exactly the same pixels."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 10, (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 10, (width, height))
     if not writer.isOpened():
         pytest.skip("this OpenCV build cannot write FFV1 video")
-    for frame in random_frames(FRAMES, HEIGHT, WIDTH, seed=9):
+    for frame in random_frames(FRAMES, height, width, seed=9):
         writer.write(frame)
     writer.release()
     return path
@@ -63,10 +65,11 @@ def parse_hands(stdout: str) -> list[np.ndarray]:
     return [np.array([[float(v) for v in hand] for hand in HAND.findall(line)]).reshape(-1, 5) for line in lines]
 
 
-def test_cpp_example_finds_the_same_hands_as_python(tracker, tmp_path):
+@pytest.mark.parametrize("width, height", SIZES)
+def test_cpp_example_finds_the_same_hands_as_python(tracker, tmp_path, width, height):
     checkpoint = contrasted_checkpoint(tmp_path / "model.pt")
     model = export_model(checkpoint, tmp_path / "model.onnx", opencv_compat=opencv_before_4_7(tracker))
-    video = write_video(tmp_path / "clip.avi")
+    video = write_video(tmp_path / "clip.avi", width, height)
     result = subprocess.run([str(tracker), str(model), str(video), "--threads", "2"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     cpp_frames = parse_hands(result.stdout)
@@ -85,7 +88,7 @@ def test_cpp_example_finds_the_same_hands_as_python(tracker, tmp_path):
 
 def test_cpp_example_rejects_a_model_that_is_not_an_export(tracker, tmp_path):
     checkpoint = contrasted_checkpoint(tmp_path / "model.pt")
-    video = write_video(tmp_path / "clip.avi")
+    video = write_video(tmp_path / "clip.avi", *SIZES[0])
     result = subprocess.run([str(tracker), str(checkpoint), str(video)], capture_output=True, text=True)
     assert result.returncode == 2 and result.stdout == ""
     assert re.match(r"error: (cannot read ONNX model|not a HeatmapNet export)", result.stderr.strip().splitlines()[-1])

@@ -64,3 +64,26 @@ def test_shared_hagrid_two_hand_frames_give_face_and_body_crops():
     assert len(crops) >= 30
     for crop in crops[::10]:
         assert load_rgb(crop).shape == (crop.height, crop.width, 3)
+
+
+def test_training_mixes_in_crops_of_the_training_frames_only_as_background():
+    """`hand_free: N` on a dataset of a data config adds crops of its *training* frames, weighted together by
+    `hand_free_weight`, whose targets are background everywhere and counted by the loss (mask 1)."""
+    from heatmapnet.data.augment import AugmentConfig
+    from heatmapnet.data.dataset import build_data
+    from heatmapnet.model.config import ModelConfig
+    from heatmapnet.train.targets import TargetConfig
+
+    config = {"reader": "coco", "root": str(shared_path("data", "egohands4")), "options": {"other": {"min_size_px": 24}},
+              "split": {"by": "video", "val_fraction": 0.25}, "hand_free": 1, "hand_free_weight": 0.5}
+    model = ModelConfig(input_width=160, input_height=120)
+    data = build_data(config, model, TargetConfig(), AugmentConfig(), seed=0)
+    crops = [i for i, s in enumerate(data.train.samples) if s.crop is not None]
+    frames = {(s.image_path, s.frame_index) for s in data.train.samples if s.crop is None}
+    assert crops and len(frames) == 300 and any("hand-free crops" in line for line in data.summary)
+    assert {(data.train.samples[i].image_path, data.train.samples[i].frame_index) for i in crops} <= frames
+    assert data.train_weights[crops].sum() == pytest.approx(0.5 / 1.5)
+    item = data.train[crops[0]]
+    assert item["hands"] == [] and float(item["heatmap"].max()) == 0.0 and bool((item["mask"] == 1).all())
+    with pytest.raises(UserError, match="hand_free_weight must be > 0"):
+        build_data({**config, "hand_free_weight": 0}, model, TargetConfig(), AugmentConfig(), seed=0)

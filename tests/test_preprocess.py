@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from helpers_video import write_random_checkpoint
 
+from heatmapnet.errors import UserError
+from heatmapnet.model.config import ModelConfig
 from heatmapnet.runtime.detector import HandDetector
 from heatmapnet.runtime.preprocess import FrameTransform, Normalization
 from heatmapnet.runtime.runtimes import open_runtime
@@ -95,3 +97,31 @@ def test_detector_maps_peaks_and_sizes_back_to_source_pixels(detector, width, he
     np.testing.assert_allclose(found[0, :2], transform.to_source(cell_centre), atol=1e-3)
     assert np.abs(found[0, :2] - target).max() <= detector.runtime.stride / min(transform.scale)
     np.testing.assert_allclose(found[0, 3:], np.array([6.0, 3.0]) * detector.runtime.stride / transform.scale)
+
+
+@pytest.mark.parametrize("orientation, frame, expected_input, expected_scale", [
+    ("follow", (480, 640), (240, 320), 0.5),     # portrait photo: portrait input, no padding
+    ("fixed", (480, 640), (320, 240), 0.375),    # letterboxed into landscape: hands 3/4 the size
+    ("follow", (640, 480), (320, 240), 0.5),     # landscape camera: unchanged
+    ("follow", (300, 300), (320, 240), 0.8),     # square: the model's own input
+])
+def test_input_follows_the_frame_orientation_at_the_same_cost(orientation, frame, expected_input, expected_scale):
+    config = ModelConfig(input_width=320, input_height=240, orientation=orientation)
+    transform = config.transform_for(*frame)
+    assert (transform.dst_width, transform.dst_height) == expected_input
+    assert transform.dst_width * transform.dst_height == 320 * 240
+    assert min(transform.scale) == pytest.approx(expected_scale, abs=1e-3)
+    image = transform.apply(np.full((frame[1], frame[0], 3), 200, np.uint8))
+    assert image.shape == (expected_input[1], expected_input[0], 3)
+
+
+def test_a_portrait_model_input_turns_landscape_for_landscape_frames():
+    config = ModelConfig(input_width=240, input_height=320)
+    assert config.input_size_for(1280, 720) == (320, 240) and config.input_size_for(720, 1280) == (240, 320)
+
+
+def test_orientation_is_checked_in_model_files_and_settings(detector):
+    with pytest.raises(UserError, match="model orientation must be one of follow, fixed"):
+        ModelConfig(orientation="sideways")
+    with pytest.raises(UserError, match="input_orientation must be one of follow, fixed"):
+        detector.runtime.set_input(orientation="upright")

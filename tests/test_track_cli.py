@@ -146,6 +146,7 @@ def test_config_file_lists_the_library_defaults():
     ("track.smoother=median", r"track: smoother must be one of"),
     ("decode.refine=centroid", r"decode: refine must be one of"),
     ("input_size=[320]", r"input_size must be \[width, height\]"),
+    ("input_orientation=sideways", r"input_orientation must be one of follow, fixed"),
     ("output.video=out.gif", r"output\.video .*out\.gif: unsupported extension '\.gif'"),
     ("source=nowhere/clip.mp4", r"source not found: nowhere/clip\.mp4"),
     ("source=", r"no source given"),

@@ -19,6 +19,15 @@ std::string required(const std::map<std::string, std::string>& metadata, const s
     return found->second;
 }
 
+// The network input for a frame: turned portrait for a portrait frame when the model follows the orientation
+// (heatmapnet/model/config.py ModelConfig.input_size_for).
+cv::Size input_size_for(cv::Size source, const ModelSettings& settings) {
+    const bool turn = settings.follow_orientation &&
+                      (source.height > source.width) != (settings.input_height > settings.input_width);
+    return turn ? cv::Size(settings.input_height, settings.input_width)
+                : cv::Size(settings.input_width, settings.input_height);
+}
+
 // Python's round(): half to even, which is what std::nearbyint does in the default rounding mode.
 int round_half_even(double value) { return static_cast<int>(std::nearbyint(value)); }
 
@@ -34,6 +43,8 @@ ModelSettings ModelSettings::from_metadata(const std::map<std::string, std::stri
     settings.input_width = std::stoi(required(metadata, "input_width"));
     settings.input_height = std::stoi(required(metadata, "input_height"));
     settings.letterbox = required(metadata, "resize") == "letterbox";
+    const auto orientation = metadata.find("orientation");  // absent in exports before it existed: follow
+    settings.follow_orientation = orientation == metadata.end() || orientation->second == "follow";
     settings.threshold = std::stof(required(metadata, "threshold"));
     settings.top_k = std::stoi(required(metadata, "top_k"));
     settings.nms_kernel = std::stoi(required(metadata, "nms_kernel"));
@@ -45,7 +56,7 @@ ModelSettings ModelSettings::from_metadata(const std::map<std::string, std::stri
 }
 
 FrameTransform::FrameTransform(cv::Size source, const ModelSettings& settings)
-    : input_(settings.input_width, settings.input_height), resized_(input_) {
+    : input_(input_size_for(source, settings)), resized_(input_) {
     if (settings.letterbox) {
         const double s = std::min(double(input_.width) / source.width, double(input_.height) / source.height);
         resized_ = cv::Size(std::min(input_.width, std::max(1, round_half_even(source.width * s))),

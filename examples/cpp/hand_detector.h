@@ -15,6 +15,7 @@ struct ModelSettings {
     int input_width = 320;
     int input_height = 240;
     bool letterbox = true;  // "letterbox" keeps the aspect ratio and pads; "stretch" scales each axis
+    bool follow_orientation = true;  // "follow": portrait frames get the input turned portrait (same cost)
     float threshold = 0.5f;
     int top_k = 10;
     int nms_kernel = 3;

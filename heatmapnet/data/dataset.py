@@ -1,7 +1,8 @@
 """Samples -> training tensors: load, augment (or fit for validation), encode targets, normalise.
 
-Also builds the train/validation sets from a data config (several datasets mixed by weight) and the
-sampler that draws from them, identical on every DDP rank and sharded between ranks.
+Also builds the train/validation sets from a data config (several datasets mixed by weight, plus hand-free
+crops of their training frames as hard negatives where a dataset asks for them) and the sampler that draws
+from them, identical on every DDP rank and sharded between ranks.
 """
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from torch.utils.data import Dataset, Sampler
 
 from heatmapnet.config import plain
 from heatmapnet.data.augment import AugmentConfig, augment, fit
+from heatmapnet.data.hand_free import HandFreeConfig, hand_free_crops
 from heatmapnet.data.hands import Sample
 from heatmapnet.data.loading import load_rgb
 from heatmapnet.data.registry import datasets_in, read_split
 from heatmapnet.data.replay import ReplayConfig, replay_samples
 from heatmapnet.data.split import mix_weights
+from heatmapnet.errors import UserError
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.train.targets import TargetConfig, encode
 
@@ -107,7 +110,7 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
     """Read and split every dataset of a data config and mix the training parts; with `replay`, a sample of
     another data config's training frames joins them and of its validation frames joins validation."""
     config = plain(data_config)
-    train_groups, val_samples, weights, summary = [], [], [], []
+    train_groups, val_samples, weights, summary, negatives = [], [], [], [], []
     for name, source in datasets_in(config).items():
         train, val = read_split(name, source, config, seed)
         train_groups.append(train)
@@ -115,7 +118,14 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
         weights.append(float(source.get("weight", 1.0)))
         summary.append(f"{name}: {len(train)} train / {len(val)} val frames "
                        f"({sum(len(s.hands) for s in train + val)} hands)")
+        if source.get("hand_free") is not None:
+            negatives += hand_free_crops(train, HandFreeConfig(min_hands=int(source["hand_free"]), seed=seed))
     labelled = sum(len(group) for group in train_groups)
+    if negatives:
+        train_groups.append(negatives)
+        weights.append(hand_free_weight(config))
+        summary.append(f"hand-free crops of the training frames (hard negatives): {len(negatives)}, "
+                       f"mixing weight {weights[-1]:g}")
     if replay is not None and labelled:
         replayed = replay_samples(replay, labelled, sum(weights), seed)
         if replayed.train:
@@ -129,3 +139,11 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
     return DataSplit(HandDataset(train_samples, model, target, augmentation, seed),
                      HandDataset(val_samples, model, target, None, seed),
                      mix_weights(train_groups, weights), summary)
+
+
+def hand_free_weight(config: dict) -> float:
+    """Mixing weight of all hand-free training crops together (`hand_free_weight`, default 1: one dataset's)."""
+    weight = float(config.get("hand_free_weight", 1.0))
+    if weight <= 0:
+        raise UserError(f"data.hand_free_weight must be > 0 (the hand-free crops' mixing weight), got {weight}")
+    return weight

@@ -48,7 +48,8 @@ def split_settings(config: dict, source: dict) -> dict:
 
 def datasets_in(config: dict) -> dict[str, dict]:
     """The data config's own dataset (reader/root/options/weight) followed by any in `mix`."""
-    main = {key: config[key] for key in ("reader", "root", "options", "weight") if key in config}
+    main = {key: config[key] for key in ("reader", "root", "options", "weight", "hand_free")
+            if key in config}
     return {config.get("name", main["reader"]): main, **config.get("mix", {})}
 
 

@@ -73,6 +73,8 @@ class EvaluateConfig:
     refine: Optional[str] = None  # sub-pixel refinement; None: the checkpoint's
     split_from: Optional[str] = None  # checkpoint whose training split `split` refers to; None: `checkpoint`
     hand_free: Optional[int] = None  # evaluate hand-free crops of frames with >= this many labelled hands
+    input_size: Optional[list[int]] = None  # network input [width, height]; None: the model's (as track.py)
+    input_orientation: Optional[str] = None  # follow | fixed; None: the model's (as track.py)
 
 
 def parse_args(argv: list[str]) -> EvaluateConfig:
@@ -162,6 +164,7 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
     out = writable_folder(config.out or default_out(config), "the evaluation reports")
     samples = load_samples(config)
     runtime = open_runtime(config.runtime or runtime_for(config.checkpoint), config.checkpoint, threads=config.threads)
+    runtime.set_input(config.input_size, config.input_orientation)
     threshold = runtime.decode_config.threshold if config.threshold is None else config.threshold
     if config.decode_threshold > threshold:
         raise UserError(f"decode_threshold ({config.decode_threshold}) must not exceed threshold ({threshold})")
@@ -193,7 +196,8 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
         "runtime": runtime.name,
         "threads": config.threads or default_threads(),
         "model": {key: runtime.model_config.to_dict()[key]
-                  for key in ("backbone", "stride", "input_width", "input_height", "resize", "size_head")},
+                  for key in ("backbone", "stride", "input_width", "input_height", "resize", "orientation",
+                              "size_head")},
         "decode": {**asdict(detector.decode_config), "threshold": threshold, "decode_threshold": config.decode_threshold},
         "threshold_source": "checkpoint" if config.threshold is None else "argument",
         "frames": len(results),
@@ -216,8 +220,7 @@ def run(config: EvaluateConfig, pooled: PointMetrics | None = None) -> dict:
 
 def input_scale(sample: Sample, model_config) -> float:
     """Frame pixels -> network-input pixels (the geometric mean of the two axes' factors)."""
-    sx, sy = FrameTransform(sample.width, sample.height, model_config.input_width, model_config.input_height,
-                            model_config.resize).scale
+    sx, sy = model_config.transform_for(sample.width, sample.height).scale
     return float((sx * sy) ** 0.5)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from heatmapnet.config import dataclass_from
+from heatmapnet.errors import UserError
 from heatmapnet.runtime.preprocess import FrameTransform, Normalization
+
+ORIENTATIONS = ("follow", "fixed")
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class ModelConfig:
     input_width: int = 320
     input_height: int = 240
     resize: str = "letterbox"
+    orientation: str = "follow"  # follow: a portrait frame gets the input turned portrait (height x width: same
+    #   pixels and cost, hands a third larger than letterboxed into landscape); fixed: always width x height
     normalization: Normalization = field(default_factory=Normalization)
     freeze_backbone: bool = False
     freeze_layers: int = 0  # the first N pretrained layers stay as loaded (fine-tuning on a few hundred frames)
@@ -30,9 +35,19 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return plain_with_normalization(self)
 
+    def __post_init__(self):
+        if self.orientation not in ORIENTATIONS:
+            raise UserError(f"model orientation must be one of {', '.join(ORIENTATIONS)}, got {self.orientation!r}")
+
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The network input (width, height) for a width x height frame: turned to the frame's orientation
+        when `orientation` is follow (the network is fully convolutional: any size works)."""
+        turn = self.orientation == "follow" and (height > width) != (self.input_height > self.input_width)
+        return (self.input_height, self.input_width) if turn else (self.input_width, self.input_height)
+
     def transform_for(self, width: int, height: int) -> FrameTransform:
         """The resize that turns a width x height frame into this model's input."""
-        return FrameTransform(width, height, self.input_width, self.input_height, self.resize)
+        return FrameTransform(width, height, *self.input_size_for(width, height), self.resize)
 
 
 def with_normalization(cls, values: dict, section: str):

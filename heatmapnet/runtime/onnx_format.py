@@ -45,6 +45,7 @@ def metadata_for(config: ModelConfig, decode: DecodeConfig) -> dict[str, str]:
         "input_width": str(config.input_width),
         "input_height": str(config.input_height),
         "resize": config.resize,
+        "orientation": config.orientation,
         **{key: str(value) for key, value in asdict(decode).items()},
         "model_config": json.dumps({**config.to_dict(), "pretrained": None}),
         "decode": json.dumps(asdict(decode)),

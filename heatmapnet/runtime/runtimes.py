@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from dataclasses import replace
 
 import numpy as np
 
 from heatmapnet.errors import UserError
-from heatmapnet.model.config import ModelConfig
+from heatmapnet.model.config import ORIENTATIONS, ModelConfig
 from heatmapnet.runtime.decode import DecodeConfig
 
 DEVICES = ("cpu", "cuda")
@@ -39,6 +40,23 @@ class Runtime:
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
+
+    def set_input(self, size=None, orientation: str | None = None) -> None:
+        """Feed the network another input size ([width, height]) or orientation (follow | fixed) than the
+        model file's: a larger input finds far hands at a higher cost per frame. None keeps the file's."""
+        changes = {}
+        if size is not None:
+            size = list(size)
+            if not (len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+                raise UserError(f"input_size must be [width, height] in pixels, not {size}")
+            if min(size) < self.stride:
+                raise UserError(f"input_size {size} is smaller than the model's stride ({self.stride} px)")
+            changes.update(input_width=size[0], input_height=size[1])
+        if orientation is not None:
+            if orientation not in ORIENTATIONS:
+                raise UserError(f"input_orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
+            changes["orientation"] = orientation
+        self.model_config = replace(self.model_config, **changes)
 
 
 def lazy_runtime(module: str, class_name: str):
