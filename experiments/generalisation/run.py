@@ -1,16 +1,19 @@
-"""Old vs new shipped model on the generalisation run's held-out frames: per dataset, per hand size, and
-false alarms on hand-free crops.
+"""The shipped hand models of issue 10, old and new, on the generalisation runs' held-out frames: per dataset,
+per hand size, false alarms on hand-free crops, and the new model at other input settings.
 
     python experiments/generalisation/run.py [before=runs/shipped_before_issue10.pt]
-        [after=runs/generalise/after_released.pt] [average=heatmapnet/shipped/heatmapnet.pt]
-        [split_from=runs/generalise/checkpoints/last.pt] [runtime=torch] [threads=1]
+        [previous=runs/shipped_980e566.pt] [shipped=heatmapnet/shipped/heatmapnet.pt]
+        [split_from=runs/generalise_long/checkpoints/last.pt] [runtime=torch] [threads=1]
 
 `before` is the model shipped before issue 10 (`git show f6805a0:heatmapnet/shipped/heatmapnet.pt >
-runs/shipped_before_issue10.pt`), `after` the released `python train.py experiment=generalise` run,
-`average` the released weight average of the two (experiments/generalisation/average.py). All are evaluated, each at its own shipped threshold, with `python -m heatmapnet.evaluate split=val
-split_from=<split_from>` on the frames that run held out of every dataset (the old model never trained on
-them either: same seed, same held-out videos, and it never saw hagrid1336), and with `hand_free=N` on
-hand-free crops of those frames (N = 1 for manually labelled egohands4, 2 for the MediaPipe sets).
+runs/shipped_before_issue10.pt`), `previous` the weight average shipped by the first generalisation run
+(`git show 980e566:heatmapnet/shipped/heatmapnet.pt > runs/shipped_980e566.pt`), `shipped` the released
+`python train.py experiment=generalise_long` run that started from it. Each is evaluated at its own shipped
+threshold with the tracking defaults (the input follows the frame's orientation), and the shipped model also
+with a fixed landscape input (as tracked before this setting) and at 640x480, with `python -m
+heatmapnet.evaluate split=val split_from=<split_from>` on the frames those runs held out of every dataset (same
+seed and held-out videos in all of them; `before` never saw hagrid1336), and with `hand_free=N` on hand-free
+crops of those frames (N = 1 for manually labelled egohands4, 2 for the MediaPipe sets).
 Reports go to outputs/evaluate/generalisation-*; results to experiments/generalisation/results.json and
 the table between the `study:generalisation` markers in experiments/README.md.
 """
@@ -29,16 +32,24 @@ from heatmapnet.evaluate.metrics import size_bucket_names  # noqa: E402
 from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
 
 DATASETS = {"egohands4": 1, "webcam10": 2, "webcam4": 2, "hagrid1336": 2}  # name: labelled hands to crop around
-MODELS = ("before", "after", "average")
+VARIANTS = {  # name in the table: (model option, extra evaluate arguments)
+    "before": ("before", []),
+    "previous": ("previous", []),
+    "shipped": ("shipped", []),
+    "shipped, fixed landscape input": ("shipped", ["input_orientation=fixed"]),
+    "shipped, input 640x480": ("shipped", ["input_size=[640,480]"]),
+}
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
-def evaluate(options: dict, model: str, dataset: str, hand_free: int | None = None) -> dict:
+def evaluate(options: dict, variant: str, dataset: str, hand_free: int | None = None) -> dict:
     kind = "hand-free" if hand_free else "val"
-    out = REPO / "outputs" / "evaluate" / f"generalisation-{model}-{dataset}-{kind}"
+    model, extra = VARIANTS[variant]
+    folder = "".join(c if c.isalnum() else "-" for c in variant)
+    out = REPO / "outputs" / "evaluate" / f"generalisation-{folder}-{dataset}-{kind}"
     argv = [f"checkpoint={options[model]}", f"data={Path(options['data']) / dataset}", "split=val",
             f"split_from={options['split_from']}", f"out={out}", f"runtime={options['runtime']}",
-            f"threads={options['threads']}"] + ([f"hand_free={hand_free}"] if hand_free else [])
+            f"threads={options['threads']}", *extra] + ([f"hand_free={hand_free}"] if hand_free else [])
     report = run(parse_args(argv))
     return {"frames": report["frames"], "threshold": report["decode"]["threshold"], **report["overall"],
             "false_alarms_per_image": report["false_alarms_per_image"], "recall_by_size": report["recall_by_size"]}
@@ -54,14 +65,14 @@ def tables(results: dict) -> str:
              + " | ".join(f"recall {b} px" for b in buckets) + " | false alarms / hand-free image (crops) |",
              "|---" * (7 + len(buckets) + 1) + "|"]
     for dataset in DATASETS:
-        for model in MODELS:
+        for model in VARIANTS:
             val, free = results[model][dataset]["val"], results[model][dataset]["hand_free"]
             sizes = [f"{shown(val['recall_by_size'][b]['recall'], 2)} ({val['recall_by_size'][b]['hands']})"
                      for b in buckets]
             lines.append(f"| {dataset} ({val['frames']}) | {model} | {val['threshold']:.3f} | {shown(val['f1'])} | "
                          f"{shown(val['precision'])} | {shown(val['recall'])} | {shown(val['point_ap'])} | "
                          + " | ".join(sizes) + f" | {shown(free['false_alarms_per_image'])} ({free['frames']}) |")
-    for model in MODELS:
+    for model in VARIANTS:
         crops = sum(results[model][d]["hand_free"]["frames"] for d in DATASETS)
         alarms = sum(results[model][d]["hand_free"]["fp"] for d in DATASETS)
         lines.append(f"\nAll hand-free crops, {model}: {alarms} false alarms on {crops} crops = "
@@ -71,15 +82,15 @@ def tables(results: dict) -> str:
 
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"before": str(REPO / "runs" / "shipped_before_issue10.pt"),
-                                   "after": str(REPO / "runs" / "generalise" / "after_released.pt"),
-                                   "average": str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"),
-                                   "split_from": str(REPO / "runs" / "generalise" / "checkpoints" / "last.pt"),
+                                   "previous": str(REPO / "runs" / "shipped_980e566.pt"),
+                                   "shipped": str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"),
+                                   "split_from": str(REPO / "runs" / "generalise_long" / "checkpoints" / "last.pt"),
                                    "data": str(REPO.parent / "shared" / "data"), "runtime": "torch", "threads": 1},
                             "generalisation")
     results = {model: {dataset: {"val": evaluate(options, model, dataset),
                                  "hand_free": evaluate(options, model, dataset, hand_free)}
                        for dataset, hand_free in DATASETS.items()}
-               for model in MODELS}
+               for model in VARIANTS}
     RESULTS.write_text(json.dumps({"options": options, **results}, indent=2) + "\n")
     text = (f"`python experiments/generalisation/run.py` ({options['runtime']} runtime; recall per hand size "
             f"sqrt(w*h) in input pixels, hands in brackets)\n\n{tables(results)}")

@@ -83,15 +83,17 @@ def ms_per_hand(model: Path, threads: int, batch: int, repeats: int = 300) -> fl
     return 1000 * float(np.median(times)) / batch
 
 
-def hagrid1336_check(model: Path, detector) -> dict:
-    """Gesture photos through the shipped detector, crops cut around its detections."""
+def hagrid1336_check(model: Path, detector, photos: set[str] | None = None) -> dict:
+    """Gesture photos (all, or the paths in `photos`) through the shipped detector, crops cut around its
+    detections."""
     classifier = PoseClassifier(model, 2)
     classes = list(classifier.classes)
     info = classifier.info
     none = classes.index(info.none_class)
     columns = classes + [MISSED]
     truth, predicted, false_alarm_calls = [], [], []
-    samples = [s for s in CocoReader().read(DATA / "hagrid1336") if len(s.hands) == 1]
+    samples = [s for s in CocoReader().read(DATA / "hagrid1336")
+               if len(s.hands) == 1 and (photos is None or s.image_path in photos)]
     gestures = {s.image_path: Path(s.image_path).name.rsplit("_", 1)[0] for s in samples}
     for sample in samples:
         gesture = gestures[sample.image_path]

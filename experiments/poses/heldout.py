@@ -1,0 +1,41 @@
+"""The shipped pose model through a hand detector, on the hagrid1336 photos that detector never trained on.
+
+    python experiments/poses/heldout.py [detector=heatmapnet/shipped/heatmapnet.pt] [pose=heatmapnet/shipped/pose.onnx]
+
+experiments/poses/run.py checks every hagrid1336 photo, most of which the shipped detector trained on; this
+check keeps the detector's validation split only (read from its checkpoint, as `evaluate split=val` does), so
+detection misses are those of a new person. Writes experiments/poses/heldout.md and heldout.png.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from experiments.poses.run import DATA, HERE, hagrid1336_check  # noqa: E402
+from heatmapnet.cli import parse_options, run_tool  # noqa: E402
+from heatmapnet.evaluate.run import parse_args, training_split  # noqa: E402
+from heatmapnet.pipeline import HandTracker  # noqa: E402
+from heatmapnet.poses.report import confusion_png, markdown_table  # noqa: E402
+
+
+def main(argv: list[str]) -> None:
+    options = parse_options(argv, {"detector": str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"),
+                                   "pose": str(REPO / "heatmapnet" / "shipped" / "pose.onnx")},
+                            "python experiments/poses/heldout.py")
+    root = DATA / "hagrid1336"
+    held_out = training_split(parse_args([f"checkpoint={options['detector']}", f"data={root}", "split=val"]), root)
+    detector = HandTracker(options["detector"], threads=2).detector
+    check = hagrid1336_check(Path(options["pose"]), detector, {s.image_path for s in held_out})
+    title = (f"shipped pose model on {check['count']} held-out hagrid1336 hands via the shipped detector: accuracy "
+             f"{check['accuracy']:.3f}, {check['accuracy_detected']:.3f} on the {check['count'] - check['missed']} "
+             f"detected; {check['false_detections_none']:.2f} of {check['false_detections']} false detections none")
+    confusion_png(check.pop("matrix"), check["classes"], HERE / "heldout.png", title)
+    (HERE / "heldout.md").write_text(f"`python experiments/poses/heldout.py`: {title}\n\n{markdown_table(check)}\n")
+    print(title)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_tool(main))
