@@ -10,7 +10,7 @@ runs/shipped_before_issue10.pt`), `previous` the weight average shipped by the f
 (`git show 980e566:heatmapnet/shipped/heatmapnet.pt > runs/shipped_980e566.pt`), `shipped` the released
 `python train.py experiment=generalise_long` run that started from it. Each is evaluated at its own shipped
 threshold with the tracking defaults (the input follows the frame's orientation), and the shipped model also
-with a fixed landscape input (as tracked before this setting) and at 640x480, with `python -m
+with a fixed landscape input (as tracked before this setting), with `python -m
 heatmapnet.evaluate split=val split_from=<split_from>` on the frames those runs held out of every dataset (same
 seed and held-out videos in all of them; `before` never saw hagrid1336), and with `hand_free=N` on hand-free
 crops of those frames (N = 1 for manually labelled egohands4, 2 for the MediaPipe sets).
@@ -37,7 +37,6 @@ VARIANTS = {  # name in the table: (model option, extra evaluate arguments)
     "previous": ("previous", []),
     "shipped": ("shipped", []),
     "shipped, fixed landscape input": ("shipped", ["input_orientation=fixed"]),
-    "shipped, input 640x480": ("shipped", ["input_size=[640,480]"]),
 }
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
