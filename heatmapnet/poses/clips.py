@@ -32,10 +32,12 @@ def clip_files(root) -> list[tuple[str, Path]]:
 
 
 def clip_samples(root, none_class: str, size: int, val_fraction: float = 0.2,
-                 nothing_names=("nothing",)) -> list[CropSample]:
+                 nothing_names=("nothing",), detector=None) -> list[CropSample]:
+    """Crops of each clip's tracked hand, labelled by the clip's name; `detector`: the hand model that tracks
+    them (None: the shipped one)."""
     from heatmapnet.pipeline import HandTracker
 
-    tracker = HandTracker(threads=1)
+    tracker = HandTracker(detector, threads=1)
     samples: list[CropSample] = []
     for label, path in clip_files(root):
         tracker.reset()

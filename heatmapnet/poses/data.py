@@ -108,8 +108,9 @@ def background_patches(root, none_class: str, size: int, per_image: int = 2, dis
 
 
 def mine_false_alarms(root, none_class: str, size: int, threshold: float = 0.2, distance: float = 1.5,
-                      limit: int | None = None) -> list[CropSample]:
-    """Crops of the shipped detector's detections on a COCO folder that are far from every labelled hand.
+                      limit: int | None = None, detector=None) -> list[CropSample]:
+    """Crops of the detector's detections (`detector`: a hand model; None: the shipped one) on a COCO folder
+    that are far from every labelled hand.
 
     Only images whose labels are trusted to list every hand should be used (manual labels, or MediaPipe
     frames where it found hands; `unlabelled` frames are dropped by the reader).
@@ -118,7 +119,7 @@ def mine_false_alarms(root, none_class: str, size: int, threshold: float = 0.2, 
     from heatmapnet.pipeline import HandTracker
 
     root = Path(str(root)).expanduser()
-    detector = HandTracker(threads=1, decode={"threshold": threshold}).detector
+    detector = HandTracker(detector, threads=1, decode={"threshold": threshold}).detector
     samples = CocoReader().read(root)[:limit]
     found = []
     for sample in tqdm(samples, desc=f"false alarms in {root.name}", unit="image", disable=None, leave=False):

@@ -38,12 +38,12 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
     if cfg.crops:
         samples += read_crop_folders(cfg.crops, size, cfg.crops_per_class, cfg.crop_box_scale)
     for root in cfg.false_alarms or ():
-        samples += mine_false_alarms(root, none, size, limit=cfg.false_alarm_images)
+        samples += mine_false_alarms(root, none, size, limit=cfg.false_alarm_images, detector=cfg.get("detector"))
     for root in cfg.backgrounds or ():
         samples += background_patches(root, none, size, limit=cfg.false_alarm_images, seed=seed)
     if cfg.clips:
         from heatmapnet.poses.clips import clip_samples
-        samples += clip_samples(cfg.clips, none, size, cfg.val_fraction, cfg.nothing_clips)
+        samples += clip_samples(cfg.clips, none, size, cfg.val_fraction, cfg.nothing_clips, cfg.get("detector"))
     if cfg.annotations:
         from heatmapnet.poses.labelled import labelled_samples
         samples += labelled_samples(cfg.annotations, size, cfg.val_fraction)
