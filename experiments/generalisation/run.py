@@ -64,17 +64,17 @@ def tables(results: dict) -> str:
              + " | ".join(f"recall {b} px" for b in buckets) + " | false alarms / hand-free image (crops) |",
              "|---" * (7 + len(buckets) + 1) + "|"]
     for dataset in DATASETS:
-        for model in VARIANTS:
-            val, free = results[model][dataset]["val"], results[model][dataset]["hand_free"]
+        for variant in VARIANTS:
+            val, free = results[variant][dataset]["val"], results[variant][dataset]["hand_free"]
             sizes = [f"{shown(val['recall_by_size'][b]['recall'], 2)} ({val['recall_by_size'][b]['hands']})"
                      for b in buckets]
-            lines.append(f"| {dataset} ({val['frames']}) | {model} | {val['threshold']:.3f} | {shown(val['f1'])} | "
+            lines.append(f"| {dataset} ({val['frames']}) | {variant} | {val['threshold']:.3f} | {shown(val['f1'])} | "
                          f"{shown(val['precision'])} | {shown(val['recall'])} | {shown(val['point_ap'])} | "
                          + " | ".join(sizes) + f" | {shown(free['false_alarms_per_image'])} ({free['frames']}) |")
-    for model in VARIANTS:
-        crops = sum(results[model][d]["hand_free"]["frames"] for d in DATASETS)
-        alarms = sum(results[model][d]["hand_free"]["fp"] for d in DATASETS)
-        lines.append(f"\nAll hand-free crops, {model}: {alarms} false alarms on {crops} crops = "
+    for variant in VARIANTS:
+        crops = sum(results[variant][d]["hand_free"]["frames"] for d in DATASETS)
+        alarms = sum(results[variant][d]["hand_free"]["fp"] for d in DATASETS)
+        lines.append(f"\nAll hand-free crops, {variant}: {alarms} false alarms on {crops} crops = "
                      f"{alarms / max(crops, 1):.3f} per image.")
     return "\n".join(lines)
 
@@ -86,10 +86,10 @@ def main(argv: list[str]) -> None:
                                    "split_from": str(REPO / "runs" / "generalise_long" / "checkpoints" / "last.pt"),
                                    "data": str(REPO.parent / "shared" / "data"), "runtime": "torch", "threads": 1},
                             "generalisation")
-    results = {model: {dataset: {"val": evaluate(options, model, dataset),
-                                 "hand_free": evaluate(options, model, dataset, hand_free)}
-                       for dataset, hand_free in DATASETS.items()}
-               for model in VARIANTS}
+    results = {variant: {dataset: {"val": evaluate(options, variant, dataset),
+                                   "hand_free": evaluate(options, variant, dataset, hand_free)}
+                         for dataset, hand_free in DATASETS.items()}
+               for variant in VARIANTS}
     RESULTS.write_text(json.dumps({"options": options, **results}, indent=2) + "\n")
     text = (f"`python experiments/generalisation/run.py` ({options['runtime']} runtime; recall per hand size "
             f"sqrt(w*h) in input pixels, hands in brackets)\n\n{tables(results)}")

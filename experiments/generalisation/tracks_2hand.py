@@ -6,7 +6,7 @@ face (109-136).
 
 Per track id: frames confirmed, frames inside a labelled hand box (grown by a quarter of its size), frames matched
 to a detection outside every box while MediaPipe labelled the frame ("off a hand": the face, or a hand MediaPipe
-missed: look at the sheet), and frames coasting. Writes experiments/generalisation/tracks_2hand_<name>.{md,png}.
+missed: look at the sheet), and frames coasting. Writes experiments/generalisation/tracks_2hand_<name>.{md,jpg}.
 """
 from __future__ import annotations
 
@@ -76,8 +76,9 @@ def main(argv: list[str]) -> None:
             f"webcam4/videos/2hand.mp4 ({len(labels)} frames; MediaPipe boxes in white on the sheet)\n\n"
             + "\n".join(rows))
     (HERE / f"tracks_2hand_{options['name']}.md").write_text(text + "\n")
-    cv2.imwrite(str(HERE / f"tracks_2hand_{options['name']}.png"),
-                np.vstack([np.hstack(sheet[i:i + 5]) for i in range(0, len(sheet) - len(sheet) % 5, 5)]))
+    cv2.imwrite(str(HERE / f"tracks_2hand_{options['name']}.jpg"),  # JPEG: a photo sheet, a tenth of a PNG's size
+                np.vstack([np.hstack(sheet[i:i + 5]) for i in range(0, len(sheet) - len(sheet) % 5, 5)]),
+                [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(text)
 
 

@@ -121,11 +121,6 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
         if source.get("hand_free") is not None:
             negatives += hand_free_crops(train, HandFreeConfig(min_hands=int(source["hand_free"]), seed=seed))
     labelled = sum(len(group) for group in train_groups)
-    if negatives:
-        train_groups.append(negatives)
-        weights.append(hand_free_weight(config))
-        summary.append(f"hand-free crops of the training frames (hard negatives): {len(negatives)}, "
-                       f"mixing weight {weights[-1]:g}")
     if replay is not None and labelled:
         replayed = replay_samples(replay, labelled, sum(weights), seed)
         if replayed.train:
@@ -133,6 +128,11 @@ def build_data(data_config, model: ModelConfig, target: TargetConfig, augmentati
             weights.append(replayed.weight)
         val_samples.extend(replayed.val)
         summary.extend(replayed.summary)
+    if negatives:  # after replay: its weight matches the labelled frames, not these crops
+        train_groups.append(negatives)
+        weights.append(hand_free_weight(config))
+        summary.append(f"hand-free crops of the training frames (hard negatives): {len(negatives)}, "
+                       f"mixing weight {weights[-1]:g}")
     train_samples = [sample for group in train_groups for sample in group]
     if config.get("validate_on_train", False):  # overfitting checks: validate on the training frames themselves
         val_samples = list(train_samples)
