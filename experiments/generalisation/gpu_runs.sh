@@ -1,38 +1,61 @@
 #!/usr/bin/env bash
-# Issue 10's GPU runs (sixth session): three variants of `experiment=generalise_gpu` trained side by side on one
-# GPU machine, each stopped with Ctrl-C (which saves last.pt) if it outlasts BUDGET seconds. Prepare here:
+# Issue 10's GPU runs (sixth session): variants of `experiment=generalise_gpu` trained side by side on one GPU
+# machine, each stopped with Ctrl-C (which saves last.pt) if it outlasts BUDGET seconds. Prepare here:
 #   python experiments/generalisation/pack_frames.py experiment=generalise_long out=gpu_pack/data
 #   mkdir -p gpu_pack/runs gpu_pack/site && cp -r .venv/lib/python3*/site-packages/{hydra,omegaconf,antlr4} gpu_pack/site/
 #   git show 7745c87:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_7745c87.pt
 #   git show f6805a0:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_before_issue10.pt
-# then run `bash experiments/generalisation/gpu_runs.sh` there with gpu_pack carried (its image has PyTorch but
-# not Hydra). Checkpoints come back as <variant>.last.pt / <variant>.best.pt, logs and TensorBoard in logs.tar.gz.
+# then run it there with gpu_pack carried (its image has PyTorch but not Hydra):
+#   BUDGET=470 bash experiments/generalisation/gpu_runs.sh                       # seed 0: three variants
+#   BUDGET=270 VARIANTS="more rebalanced" EXTRA_OVERRIDES="seed=1 train.num_workers=7" SUFFIX=_seed1 bash ...
+# Checkpoints come back as <variant><suffix>.last.pt (copied every 20 s, so a cut-off call still returns them)
+# and .best.pt; logs and TensorBoard in logs<suffix>.tar.gz.
 set -u
 budget=${BUDGET:-480}
 out=${OUT:-$PWD/runs/gpu_out}
+suffix=${SUFFIX:-}
+read -r -a names <<<"${VARIANTS:-more rebalanced from_before}"
+read -r -a extra <<<"${EXTRA_OVERRIDES:-}"
 mkdir -p "$out"
 export HEATMAPNET_SHARED=$PWD/gpu_pack PYTHONPATH=$PWD/gpu_pack/site:$PWD PYTHONUNBUFFERED=1
 runs=$PWD/gpu_pack/runs
 
-variant() {  # NAME [overrides...]
-  local name=$1; shift
-  timeout -s INT "$budget" "${PYTHON:-python3}" train.py experiment=generalise_gpu paths.runs="$runs" \
-    out_dir="$runs/$name" "$@" "${EXTRA[@]}" >"$runs/$name.log" 2>&1
-  echo "$name: exit status $?"
+overrides() {  # the settings that make each variant
+  case $1 in
+    more) ;;  # generalise_long's recipe, 60 epochs
+    rebalanced) echo "data.weight=4.5 data.mix.webcam10.weight=1.5 augment.scale=[0.5,1.4]" ;;  # the sets it lost
+    from_before) echo "init=$runs/shipped_before_issue10.pt" ;;  # the same, from the model before issue 10
+    *) echo "unknown variant $1" >&2; exit 2 ;;
+  esac
 }
-read -r -a EXTRA <<<"${EXTRA_OVERRIDES:-}"
 
-variant more &                                   # the same recipe, 60 epochs
-variant rebalanced data.weight=4.5 data.mix.webcam10.weight=1.5 'augment.scale=[0.5,1.4]' &  # the sets it lost
-variant from_before init="$runs/shipped_before_issue10.pt" &  # the same, from the model before issue 10
-(sleep 90 && nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv && uptime) &
-wait
-
-for name in more rebalanced from_before; do
-  echo "== $name"; tr "\r" "\n" <"$runs/$name.log" | grep -a -v -E "[0-9]+/[0-9]+ \[" | tail -n 30
-  for kind in last best; do
-    [ -f "$runs/$name/checkpoints/$kind.pt" ] && cp "$runs/$name/checkpoints/$kind.pt" "$out/$name.$kind.pt"
+collect() {  # copy each run's checkpoints to $out (through a temporary name: a copy is never seen half-written)
+  for name in "${names[@]}"; do
+    for kind in last best; do
+      local from="$runs/$name$suffix/checkpoints/$kind.pt" to="$out/$name$suffix.$kind.pt"
+      [ -f "$from" ] && cp "$from" "$to.tmp" && mv "$to.tmp" "$to"
+    done
   done
+}
+
+pids=()
+for name in "${names[@]}"; do
+  read -r -a own <<<"$(overrides "$name")"
+  (timeout -s INT "$budget" "${PYTHON:-python3}" train.py experiment=generalise_gpu paths.runs="$runs" \
+     out_dir="$runs/$name$suffix" "${own[@]}" "${extra[@]}" >"$runs/$name$suffix.log" 2>&1
+   echo "$name$suffix: exit status $?") &
+  pids+=($!)
 done
-tar -czf "$out/logs.tar.gz" -C "$runs" --exclude='*.pt' more rebalanced from_before more.log rebalanced.log from_before.log
+(sleep 90 && nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv && uptime) &
+(while sleep 20; do collect; done) &
+watcher=$!
+wait "${pids[@]}"
+kill "$watcher"; collect
+
+logs=()
+for name in "${names[@]}"; do
+  echo "== $name$suffix"; tr "\r" "\n" <"$runs/$name$suffix.log" | grep -a -v -E "[0-9]+/[0-9]+ \[" | tail -n 30
+  logs+=("$name$suffix" "$name$suffix.log")
+done
+tar -czf "$out/logs$suffix.tar.gz" -C "$runs" --exclude='*.pt' "${logs[@]}"
 ls -la "$out"
