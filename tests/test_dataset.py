@@ -59,8 +59,7 @@ def test_the_default_mix_splits_hagrid_at_random_and_the_video_sets_by_video():
     from test_train import compose_train
 
     from heatmapnet.config import plain
-    from heatmapnet.data.registry import datasets_in, split_settings
-    from heatmapnet.data.split import split_samples
+    from heatmapnet.data.registry import datasets_in, split_of, split_settings
 
     data = plain(compose_train("experiment=generalise").data)
     sources = datasets_in(data)
@@ -70,6 +69,6 @@ def test_the_default_mix_splits_hagrid_at_random_and_the_video_sets_by_video():
     assert split_settings(data, sources["webcam4"]) == data["split"] and data["split"]["by"] == "video"
     root = shared_path("data", "hagrid1336")
     samples = CocoReader(**sources["hagrid1336"]["options"]).read(root)
-    train, val = split_samples(samples, seed=0, **split_settings(data, sources["hagrid1336"]))
+    train, val = split_of(samples, data, sources["hagrid1336"], seed=0)
     assert len(val) == round(0.2 * len(samples)) and not {s.image_path for s in train} & {s.image_path for s in val}
     assert all(s.hands for s in samples)  # photos MediaPipe found no hand in are unlabelled: dropped

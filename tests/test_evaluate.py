@@ -199,3 +199,22 @@ def test_split_from_takes_the_held_out_frames_of_another_checkpoint(evaluate, da
     assert evaluate.main([f"checkpoint={checkpoint}", f"data={dataset}", "split=val", f"split_from={trained}",
                           f"out={tmp_path / 'r'}"]) == 0
     assert json.loads((tmp_path / "r" / "report.json").read_text())["frames"] == FRAMES_PER_VIDEO
+
+
+def test_split_follows_a_dataset_that_moved_by_its_folder_name(evaluate, dataset, tmp_path):
+    """A run trained on a copy of the folder (the frames packed for a GPU machine) splits the original the same way."""
+    from heatmapnet.data.coco import CocoReader
+    from heatmapnet.data.split import split_samples
+
+    split = {"by": "video", "val_fraction": 0.5}
+    moved = {"name": "blobs", "reader": "coco", "root": str(tmp_path / "elsewhere" / dataset.name), "options": {},
+             "split": split}
+    path = tmp_path / "trained.pt"
+    config = ModelConfig(backbone="mobilenet_v2", stride=8, input_width=96, input_height=64, pretrained=None)
+    save_checkpoint(path, HeatmapNet(config), decode={"threshold": 0.3}, meta={"data": moved, "seed": 3})
+    _, expected = split_samples(CocoReader().read(dataset), seed=3, **split)
+    assert evaluate.main([f"checkpoint={path}", f"data={dataset}", "split=val", f"out={tmp_path / 'r'}"]) == 0
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["frames"] == len(expected) == FRAMES_PER_VIDEO
+    renamed = {**moved, "root": str(tmp_path / "other_name")}
+    save_checkpoint(path, HeatmapNet(config), decode={"threshold": 0.3}, meta={"data": renamed, "seed": 3})
+    assert evaluate.main([f"checkpoint={path}", f"data={dataset}", "split=val", f"out={tmp_path / 'r'}"]) == 2

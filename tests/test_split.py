@@ -88,3 +88,18 @@ def test_shared_egohands4_splits_into_whole_videos():
     train, val = split_samples(samples, 0.25, seed=0)
     assert (len(train), len(val)) == (300, 100) and len({s.video for s in val}) == 1
     assert not {s.video for s in train} & {s.video for s in val}
+
+
+def test_a_split_seed_holds_out_the_same_frames_whatever_the_runs_seed():
+    from heatmapnet.data.registry import read_split
+
+    config = {"name": "synthetic", "reader": "synthetic", "root": None, "options": {"count": 60, "seed": 2},
+              "split": {"by": "random", "val_fraction": 0.25}}
+
+    def held_out(run_seed: int, split_seed=None) -> list[int]:
+        fixed = {**config, "split": {**config["split"], "seed": split_seed}}
+        return sorted(s.synthetic_seed for s in read_split("synthetic", fixed, fixed, run_seed)[1])
+
+    assert held_out(0) != held_out(1)  # by default the run's seed picks the held-out frames
+    assert held_out(0) == held_out(1, split_seed=0) == held_out(7, split_seed=0)
+    assert held_out(1, split_seed=1) == held_out(1)

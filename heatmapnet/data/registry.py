@@ -60,4 +60,12 @@ def read_split(name: str, source: dict, config: dict, seed: int) -> tuple[list[S
     samples = reader.read(Path(source["root"]).expanduser()) if source.get("root") else reader.read(None)
     for sample in samples:
         sample.dataset = sample.dataset or name
-    return split_samples(samples, seed=seed, **split_settings(config, source))
+    return split_of(samples, config, source, seed)
+
+
+def split_of(samples: list[Sample], config: dict, source: dict, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """(train, val) of one dataset's samples as the data config splits them: with the split's own `seed` where
+    it sets one (the same held-out frames whatever the run's seed), else with the run's `seed`."""
+    settings = split_settings(config, source)
+    own_seed = settings.pop("seed", None)
+    return split_samples(samples, seed=seed if own_seed is None else int(own_seed), **settings)

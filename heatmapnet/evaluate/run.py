@@ -39,8 +39,7 @@ from heatmapnet.data.coco import CocoReader
 from heatmapnet.data.hand_free import HandFreeConfig, hand_free_crops
 from heatmapnet.data.hands import OPEN, Sample
 from heatmapnet.data.loading import load_rgb
-from heatmapnet.data.registry import datasets_in, make_reader, split_settings
-from heatmapnet.data.split import split_samples
+from heatmapnet.data.registry import datasets_in, make_reader, split_of
 from heatmapnet.errors import UserError
 from heatmapnet.evaluate.metrics import (ImageMatch, PointMetrics, false_alarms_per_image, recall_by_size,
                                          size_bucket_names)
@@ -138,13 +137,25 @@ def training_split(config: EvaluateConfig, root: Path) -> list[Sample]:
     if not data:
         raise UserError(f"split={config.split} needs the training metadata of a .pt checkpoint; "
                         f"{checkpoint} has none (use split=all)")
-    for source in datasets_in(data).values():
-        if source.get("root") and Path(source["root"]).resolve() == root.resolve():
-            samples = make_reader(source["reader"], **source.get("options", {})).read(root)
-            train, val = split_samples(samples, seed=int(meta.get("seed", 0)), **split_settings(data, source))
-            return val if config.split == "val" else train
-    raise UserError(f"{checkpoint} was not trained on {root}, so it has no {config.split} split of it "
-                    f"(use split=all)")
+    source = trained_source(datasets_in(data).values(), root)
+    if source is None:
+        raise UserError(f"{checkpoint} was not trained on {root}, so it has no {config.split} split of it "
+                        f"(use split=all)")
+    samples = make_reader(source["reader"], **source.get("options", {})).read(root)
+    train, val = split_of(samples, data, source, int(meta.get("seed", 0)))
+    return val if config.split == "val" else train
+
+
+def trained_source(sources, root: Path) -> dict | None:
+    """The training data entry that read this folder: the one with its path, else the only one with its folder
+    name (a run on a copy of the data, e.g. the frames packed for a GPU machine: a split depends on the frames'
+    names and order, not on where the folder lies)."""
+    sources = [source for source in sources if source.get("root")]
+    for source in sources:
+        if Path(source["root"]).resolve() == root.resolve():
+            return source
+    same_name = [source for source in sources if Path(source["root"]).name == root.resolve().name]
+    return same_name[0] if len(same_name) == 1 else None
 
 
 def runtime_for(model) -> str:
