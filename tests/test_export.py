@@ -147,6 +147,15 @@ def test_int8_model_keeps_metadata_and_stays_close_to_fp32(exported, tmp_path):
     assert np.abs(got - want).mean() < 0.25 * want.std()
 
 
+def test_int8_copy_goes_beside_the_model_by_default(exported, tmp_path):
+    _, path = exported
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(path.read_bytes())
+    cv2.imwrite(str(tmp_path / "frame.png"), random_frames(1, 240, 320, seed=22)[0])
+    assert run_tool(quantize.main, [f"model={model}", f"data={tmp_path}", "frames=1"]) == 0
+    assert onnx.load(str(tmp_path / "mine.int8.onnx")).graph.node
+
+
 def test_quantize_without_images_is_a_clear_error(exported, tmp_path, capsys):
     _, path = exported
     assert run_tool(quantize.main, [f"model={path}", f"data={tmp_path}"]) == 2

@@ -1,6 +1,6 @@
 """Static int8 quantisation of an exported model with onnxruntime, calibrated on real frames.
 
-Usage: `python -m heatmapnet.export.quantize model=model.onnx data=FOLDER [out=model.int8.onnx] [frames=100]
+Usage: `python -m heatmapnet.export.quantize model=model.onnx data=FOLDER [out=MODEL.int8.onnx] [frames=100]
 [calibration=minmax|entropy|percentile]`
 
 Calibration frames are image files found anywhere under FOLDER (labels are not needed), spread evenly
@@ -85,12 +85,18 @@ def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "min
     return save_model(proto, out)
 
 
+def int8_name(model) -> Path:
+    """Where the int8 copy goes by default: beside the model, heatmapnet.onnx -> heatmapnet.int8.onnx."""
+    return Path(model).with_suffix(".int8.onnx")
+
+
 def main(argv: list[str]) -> None:
-    options = parse_options(argv, {"model": REQUIRED, "data": REQUIRED, "out": "model.int8.onnx", "frames": 100,
+    options = parse_options(argv, {"model": REQUIRED, "data": REQUIRED, "out": "", "frames": 100,
                                    "calibration": "minmax"}, "python -m heatmapnet.export.quantize")
     started = time.perf_counter()
     frames = calibration_frames(options["data"], read_exported(options["model"]).model_config, options["frames"])
-    out = quantize_model(options["model"], options["out"], frames, options["calibration"])
+    out = quantize_model(options["model"], options["out"] or int8_name(options["model"]), frames,
+                         options["calibration"])
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, int8 QDQ, {len(frames)} calibration frames) "
           f"in {time.perf_counter() - started:.1f} s")
 
