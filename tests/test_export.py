@@ -147,6 +147,29 @@ def test_int8_model_keeps_metadata_and_stays_close_to_fp32(exported, tmp_path):
     assert np.abs(got - want).mean() < 0.25 * want.std()
 
 
+@pytest.mark.parametrize("float_first, float_last", [(3, 2), (0, 0)])
+def test_int8_keeps_the_chosen_end_convolutions_float(exported, tmp_path, float_first, float_last):
+    _, path = exported
+    cv2.imwrite(str(tmp_path / "frame.png"), random_frames(1, 240, 320, seed=23)[0])
+    out = tmp_path / "int8.onnx"
+    argv = [f"model={path}", f"data={tmp_path}", f"out={out}", "frames=1", f"float_first={float_first}",
+            f"float_last={float_last}"]
+    assert run_tool(quantize.main, argv) == 0
+    graph = onnx.load(str(out)).graph
+    dequantized = {output for node in graph.node if node.op_type == "DequantizeLinear" for output in node.output}
+    quantized = [node.input[1] in dequantized for node in graph.node if node.op_type == "Conv"]
+    expected = [False] * float_first + [True] * (len(quantized) - float_first - float_last) + [False] * float_last
+    assert quantized == expected
+
+
+def test_histogram_calibration_takes_portrait_and_landscape_frames(exported, tmp_path):
+    _, path = exported
+    cv2.imwrite(str(tmp_path / "landscape.png"), random_frames(1, 240, 320, seed=24)[0])
+    cv2.imwrite(str(tmp_path / "portrait.png"), random_frames(1, 320, 240, seed=25)[0])
+    argv = [f"model={path}", f"data={tmp_path}", f"out={tmp_path / 'int8.onnx'}", "calibration=percentile"]
+    assert run_tool(quantize.main, argv) == 0
+
+
 def test_int8_copy_goes_beside_the_model_by_default(exported, tmp_path):
     _, path = exported
     model = tmp_path / "mine.onnx"
