@@ -67,3 +67,28 @@ def test_a_label_file_without_pose_labels_is_a_clear_error(labels, tmp_path):
                                   {0: (Marker(1, 80.0, 120.0, RADIUS),)}))
     with pytest.raises(UserError, match="no hand in .* has a pose label: start the annotator with --poses"):
         labelled_samples(plain, size=32)
+
+
+def test_gesture_photos_give_their_one_hand_labelled_with_the_photos_gesture(tmp_path):
+    import json
+
+    import cv2
+    import numpy as np
+
+    from heatmapnet.data.coco import CocoReader
+    from heatmapnet.poses.data import photo_gesture_samples
+
+    rng = np.random.default_rng(0)
+    images, annotations = [], []
+    photos = {"fist_a": ("fist", [[40, 30, 24, 30]]), "fist_two_hands": ("fist", [[10, 10, 20, 20], [80, 50, 20, 20]]),
+              "four_a": ("four", [[40, 30, 24, 30]]), "palm_no_gesture": (None, [[40, 30, 24, 30]])}
+    for image_id, (name, (gesture, boxes)) in enumerate(photos.items()):
+        cv2.imwrite(str(tmp_path / f"{name}.jpg"), rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+        images.append({"id": image_id, "file_name": f"{name}.jpg", "width": 160, "height": 120, "gesture": gesture})
+        annotations += [{"image_id": image_id, "bbox": box} for box in boxes]
+    (tmp_path / "annotations.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    samples = photo_gesture_samples(CocoReader().read(tmp_path), size=48, classes={"fist", "palm", "none"})
+    assert [(s.label, s.group.endswith("fist_a.jpg")) for s in samples] == [("fist", True)]
+    x, y, w, h = samples[0].box  # the hand centred in a 96-px cut of 2 hand sides: its box scaled with it
+    assert (x, y) == (48, 48) and w / h == pytest.approx(24 / 30)
+    assert len(photo_gesture_samples(CocoReader().read(tmp_path), size=48)) == 2  # no class filter: four_a too

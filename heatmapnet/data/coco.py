@@ -123,7 +123,8 @@ class CocoReader:
             samples[image["id"]] = Sample(
                 hands=[], image_path=str(root / image["file_name"]), width=width, height=height,
                 video=image.get("video"), frame_index=image.get("frame_index"),
-                dataset=self.name or root.name, meta={"image_id": image["id"], "source": image.get("source")})
+                dataset=self.name or root.name, meta={"image_id": image["id"], "source": image.get("source"),
+                                      "gesture": image.get("gesture")})
         for index, annotation in enumerate(annotations):
             where = f"annotations[{index}]"
             _require(annotation, ("image_id", "bbox"), where, path)

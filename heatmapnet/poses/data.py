@@ -1,9 +1,11 @@
-"""Pose training data: hand crops with a class and a split group, from four kinds of source.
+"""Pose training data: hand crops with a class and a split group, from five kinds of source.
 
 - a folder of class folders of tight hand crops (HaGRID style, `hagrid_crops/<class>/<uuid>[_N].jpg`): the
   group is the photo's uuid, so crops of one photo never straddle the split;
 - false alarms of the shipped detector on COCO folders (detections far from every labelled hand): the
   garbage class's non-hands (faces, furniture, skin-coloured blobs), grouped by image;
+- photos of a COCO folder whose images carry a gesture (hagrid1336) and show one labelled hand: that hand,
+  cut from the whole photo as the tracker would, small and far ones included;
 - clips, one per pose (clips.py): the tracker cuts the crops;
 - annotator files with a pose on each hand (labelled.py): the markers give the crops.
 
@@ -129,4 +131,23 @@ def mine_false_alarms(root, none_class: str, size: int, threshold: float = 0.2, 
         for x, y, score, w, h in detector(frame):
             if far_from_hands((x, y), sample.hands, distance):
                 found.append(context_sample(frame, x, y, w, h, none_class, f"{root.name}/{sample.image_path}", size))
+    return found
+
+
+def photo_gesture_samples(samples, size: int, classes: set[str] | None = None) -> list[CropSample]:
+    """The one labelled hand of each photo whose image carries a `gesture` (COCO `images[].gesture`, as in
+    hagrid1336), cut with its surroundings and labelled with that gesture; photos with two hands are skipped
+    (the gesture is one hand's, the other is relaxed, and the labels do not say which). With `classes`, only
+    those gestures."""
+    found = []
+    for sample in tqdm(samples, desc="gesture photos", unit="photo", disable=None, leave=False):
+        gesture = sample.meta.get("gesture")
+        if len(sample.hands) != 1 or not gesture or (classes is not None and gesture not in classes):
+            continue
+        frame = cv2.imread(sample.image_path)
+        if frame is None:
+            continue
+        hand = sample.hands[0]
+        found.append(context_sample(frame, hand.x, hand.y, hand.w, hand.h, gesture,
+                                    f"{sample.dataset}/{sample.image_path}", size))
     return found

@@ -25,7 +25,13 @@ from heatmapnet.config import dataclass_from, plain
 from heatmapnet.errors import UserError
 from heatmapnet.poses.classifier import PoseModelInfo
 from heatmapnet.poses.crops import crop_matrix, cut
-from heatmapnet.poses.data import CropSample, background_patches, mine_false_alarms, read_crop_folders
+from heatmapnet.poses.data import (
+    CropSample,
+    background_patches,
+    mine_false_alarms,
+    photo_gesture_samples,
+    read_crop_folders,
+)
 from heatmapnet.poses.export import export_pose, save_pose_checkpoint
 from heatmapnet.poses.network import PoseNet, PoseNetConfig
 from heatmapnet.poses.report import confusion, confusion_png, summary, text_matrix
@@ -47,10 +53,25 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
     if cfg.annotations:
         from heatmapnet.poses.labelled import labelled_samples
         samples += labelled_samples(cfg.annotations, size, cfg.val_fraction)
+    for root in cfg.get("photos") or ():
+        samples += photo_gesture_samples(detector_training_photos(root, cfg.get("detector")), size,
+                                         {s.label for s in samples} or None)
     if not samples:
         raise UserError("no pose training data: set pose.crops (class folders of hand crops), pose.clips "
                         "(a folder of clips, one per pose) or pose.annotations (annotator files with pose labels)")
     return samples
+
+
+def detector_training_photos(root, detector=None) -> list:
+    """The photos of a COCO folder that the hand detector (`detector`: a .pt; None: the shipped one) trained on,
+    as its checkpoint records the split: the photos it held out stay unseen by the pose model too, so
+    experiments/poses/heldout.py still checks both on new people."""
+    from heatmapnet.evaluate.run import parse_args, training_split
+    from heatmapnet.pipeline import shipped_model
+
+    root = Path(str(root)).expanduser()
+    checkpoint = detector or shipped_model("torch")  # the .pt: it holds the training split
+    return training_split(parse_args([f"checkpoint={checkpoint}", f"data={root}", "split=train"]), root)
 
 
 def split(samples: list[CropSample], val_fraction: float, seed: int) -> tuple[list, list]:
