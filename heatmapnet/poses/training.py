@@ -58,7 +58,8 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
                                          {s.label for s in samples} or None)
     if not samples:
         raise UserError("no pose training data: set pose.crops (class folders of hand crops), pose.clips "
-                        "(a folder of clips, one per pose) or pose.annotations (annotator files with pose labels)")
+                        "(a folder of clips, one per pose), pose.annotations (annotator files with pose labels) "
+                        "or pose.photos (COCO folders with a gesture per image)")
     return samples
 
 
