@@ -49,11 +49,14 @@ for name in "${names[@]}"; do
    echo "$name$suffix: exit status $?") &
   pids+=($!)
 done
-(sleep 90 && nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv && uptime) &
-(while sleep 20; do collect; done) &
+# One look at the GPU's load, and the checkpoint copier: both write to files, not to this script's output, so
+# their leftover `sleep`s cannot hold the call open after the runs end.
+(sleep 90 && nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv && uptime) >"$runs/probe.txt" 2>&1 &
+(while sleep 20; do collect; done) >/dev/null 2>&1 &
 watcher=$!
 wait "${pids[@]}"
 kill "$watcher"; collect
+cat "$runs/probe.txt" 2>/dev/null
 
 logs=()
 for name in "${names[@]}"; do

@@ -100,7 +100,7 @@ def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "min
 def float_convolutions(proto: onnx.ModelProto, first: int, last: int) -> list[str]:
     """Names of the first `first` and last `last` Conv nodes in graph order (the input end and the heads)."""
     convs = [node.name for node in proto.graph.node if node.op_type == "Conv"]
-    return sorted(set(convs[:first]) | set(convs[len(convs) - last:] if last else []))
+    return sorted(set(convs[:first] + convs[len(convs) - last:]))
 
 
 def int8_name(model) -> Path:
