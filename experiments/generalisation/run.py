@@ -4,7 +4,7 @@ over thresholds (how its operating threshold was chosen).
 
     python experiments/generalisation/run.py [before=runs/shipped_before_issue10.pt]
         [first=runs/shipped_980e566.pt] [long=runs/shipped_7745c87.pt] [more=runs/gpu/more.pt]
-        [from_before=runs/gpu/from_before.pt] [shipped=heatmapnet/shipped/heatmapnet.pt]
+        [from_before=runs/gpu/from_before.pt] [gpu=runs/shipped_2eb4c07.pt] [shipped=heatmapnet/shipped/heatmapnet.pt]
         [split_from=heatmapnet/shipped/heatmapnet.pt] [runtime=torch] [threads=1]
 
 The models, each made with `git show COMMIT:heatmapnet/shipped/heatmapnet.pt > FILE` or released from a run
@@ -14,7 +14,10 @@ The models, each made with `git show COMMIT:heatmapnet/shipped/heatmapnet.pt > F
 - `long`: `experiment=generalise_long`, 9 CPU epochs from `first` (7745c87);
 - `more`, `from_before`: two variants of the GPU run (experiments/generalisation/gpu_runs.sh): generalise_long's
   mix for 60 epochs from `long`, and the same from `before`;
-- `shipped`: `experiment=generalise_gpu`, the rebalanced variant, released at the threshold chosen below.
+- `gpu`: `experiment=generalise_gpu`, the rebalanced variant, released at the threshold chosen below (shipped in
+  2eb4c07);
+- `shipped`: `gpu` fine-tuned on 147 egocentric pointing hands and averaged with it, 0.7 x fine-tuned
+  (experiments/egocentric/), released at the same threshold.
 Each is evaluated at its own threshold with the tracking defaults (the input follows the frame's orientation),
 and the shipped model also with a fixed landscape input, with `python -m heatmapnet.evaluate split=val
 split_from=<split_from>` on the frames all these runs held out of every dataset (seed 0, the same held-out
@@ -46,6 +49,7 @@ VARIANTS = {  # name in the table: (model option, extra evaluate arguments)
     "long": ("long", []),
     "more (GPU)": ("more", []),
     "from_before (GPU)": ("from_before", []),
+    "gpu (2eb4c07)": ("gpu", []),
     "shipped": ("shipped", []),
     "shipped, fixed landscape input": ("shipped", ["input_orientation=fixed"]),
 }
@@ -116,6 +120,7 @@ def main(argv: list[str]) -> None:
                                    "long": str(REPO / "runs" / "shipped_7745c87.pt"),
                                    "more": str(REPO / "runs" / "gpu" / "more.pt"),
                                    "from_before": str(REPO / "runs" / "gpu" / "from_before.pt"),
+                                   "gpu": str(REPO / "runs" / "shipped_2eb4c07.pt"),
                                    "shipped": shipped, "split_from": shipped,
                                    "data": str(REPO.parent / "shared" / "data"), "runtime": "torch", "threads": 1},
                             "generalisation")

@@ -1,10 +1,14 @@
 """The shipped pose model through a hand detector, on the hagrid1336 photos that detector never trained on.
 
     python experiments/poses/heldout.py [detector=heatmapnet/shipped/heatmapnet.pt] [pose=heatmapnet/shipped/pose.onnx]
+        [split_from=CHECKPOINT]
 
 experiments/poses/run.py checks every hagrid1336 photo, most of which the shipped detector trained on; this
 check keeps the detector's validation split only (read from its checkpoint, as `evaluate split=val` does), so
-detection misses are those of a new person. Writes experiments/poses/heldout.md and heldout.png.
+detection misses are those of a new person. A detector fine-tuned from another (the shipped one, on egocentric
+hands with replay of the other's data and split) keeps the other's split: `split_from=` names that checkpoint
+(`git show 2eb4c07:heatmapnet/shipped/heatmapnet.pt > runs/shipped_2eb4c07.pt` for the shipped detector).
+Writes experiments/poses/heldout.md and heldout.png.
 """
 from __future__ import annotations
 
@@ -23,17 +27,20 @@ from heatmapnet.poses.report import confusion_png, markdown_table  # noqa: E402
 
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"detector": str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"),
-                                   "pose": str(REPO / "heatmapnet" / "shipped" / "pose.onnx")},
+                                   "pose": str(REPO / "heatmapnet" / "shipped" / "pose.onnx"), "split_from": ""},
                             "python experiments/poses/heldout.py")
     root = DATA / "hagrid1336"
-    held_out = training_split(parse_args([f"checkpoint={options['detector']}", f"data={root}", "split=val"]), root)
+    split_from = [f"split_from={options['split_from']}"] if options["split_from"] else []
+    held_out = training_split(parse_args([f"checkpoint={options['detector']}", f"data={root}", "split=val",
+                                          *split_from]), root)
     detector = HandTracker(options["detector"], threads=2).detector
     check = hagrid1336_check(Path(options["pose"]), detector, {s.image_path for s in held_out})
     title = (f"shipped pose model on {check['count']} held-out hagrid1336 hands via the shipped detector: accuracy "
              f"{check['accuracy']:.3f}, {check['accuracy_detected']:.3f} on the {check['count'] - check['missed']} "
              f"detected; {check['false_detections_none']:.2f} of {check['false_detections']} false detections none")
     confusion_png(check.pop("matrix"), check["classes"], HERE / "heldout.png", title)
-    (HERE / "heldout.md").write_text(f"`python experiments/poses/heldout.py`: {title}\n\n{markdown_table(check)}\n")
+    command = " ".join(["python experiments/poses/heldout.py", *argv])
+    (HERE / "heldout.md").write_text(f"`{command}`: {title}\n\n{markdown_table(check)}\n")
     print(title)
 
 
