@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cache_tracks import cache_folder  # noqa: E402
+from experiments.gestures.cache_tracks import cache_folder  # noqa: E402
 
 from heatmapnet.gestures.config import GestureConfig  # noqa: E402
 from heatmapnet.gestures.recognizer import GestureRecognizer  # noqa: E402
@@ -45,7 +45,7 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
     """name -> (settings, whether `unclassified` clips become `none` templates, description)."""
     base = GestureConfig()
     return {
-        "chosen": (base, False, "swipe rule, then direction-aware templates; moving above 0.5 hand sizes/s, "
+        "chosen": (base, False, "swipe rule, then direction-aware templates; moving above 0.4 hand sizes/s, "
                                 "a stroke ends after 0.1 s (and 3 frames) below when it is a gesture scoring 0.75 "
                                 "or more and not within 0.05 of the beginning of another gesture's template, else "
                                 "after 0.3 s"),
@@ -69,6 +69,10 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
                       "as chosen, every stroke ends after 0.1 s still"),
         "pause_0.2": (replace(base, pause=0.2), False, "as chosen, the full pause 0.2 s"),
         "pause_0.4": (replace(base, pause=0.4), False, "as chosen, the full pause 0.4 s"),
+        "move_0.1": (replace(base, move_speed=0.1), False, "as chosen, moving above 0.1 hand sizes/s"),
+        "move_0.2": (replace(base, move_speed=0.2), False, "as chosen, moving above 0.2 hand sizes/s"),
+        "move_0.5": (replace(base, move_speed=0.5), False, "as chosen, moving above 0.5 hand sizes/s (the default "
+                                                           "before the detector's egocentric fine-tune)"),
         "move_0.3": (replace(base, move_speed=0.3), False, "as chosen, moving above 0.3 hand sizes/s"),
         "move_1.0": (replace(base, move_speed=1.0), False, "as chosen, moving above 1.0 hand sizes/s"),
         "min_distance_1.5": (replace(base, min_distance=1.5), False, "as chosen, strokes span 1.5 hand sizes"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 class GestureConfig:
     templates: str | None = None  # template file of drawn shapes (JSON); null: the shipped heatmapnet/shipped/gestures.json
     mirror: bool = False  # the frames are a mirrored (selfie) view: swap left and right, mirror the shapes
-    move_speed: float = 0.5  # a hand faster than this (hand sizes / s) is drawing a stroke
+    move_speed: float = 0.4  # a hand faster than this (hand sizes / s) is drawing a stroke
     pause: float = 0.3  # a stroke ends when the hand has been slower than move_speed for this long
     early_pause: float = 0.1  # a stroke surely one gesture (no other's beginning) ends after this (= pause: off)
     early_frames: int = 3  # ... and at least this many frames (at low frame rates one still frame is noise)
