@@ -218,3 +218,27 @@ def test_split_follows_a_dataset_that_moved_by_its_folder_name(evaluate, dataset
     renamed = {**moved, "root": str(tmp_path / "other_name")}
     save_checkpoint(path, HeatmapNet(config), decode={"threshold": 0.3}, meta={"data": renamed, "seed": 3})
     assert evaluate.main([f"checkpoint={path}", f"data={dataset}", "split=val", f"out={tmp_path / 'r'}"]) == 2
+
+
+def test_a_fine_tune_finds_the_held_out_frames_of_the_data_it_replayed(evaluate, dataset, tmp_path):
+    """A fine-tune on the user's own clip replays the starting model's data split as the start split it
+    (`replay.split_seed`): `split=val` on that data is the starting model's held-out frames, not the fine-tune's."""
+    from heatmapnet.data.coco import CocoReader
+    from heatmapnet.data.split import split_samples
+
+    split = {"by": "video", "val_fraction": 0.5}
+    original = {"name": "blobs", "reader": "coco", "root": str(dataset), "options": {}, "split": split}
+    own = {"name": "clip", "reader": "annotations", "root": str(tmp_path / "clip.hands.json"), "options": {}}
+    path = tmp_path / "finetuned.pt"
+    config = ModelConfig(backbone="mobilenet_v2", stride=8, input_width=96, input_height=64, pretrained=None)
+    held_out = {seed: {s.video for s in split_samples(CocoReader().read(dataset), seed=seed, **split)[1]}
+                for seed in range(8)}
+    seeds = [min(held_out), next(seed for seed in held_out if held_out[seed] != held_out[min(held_out)])]
+    for split_seed in seeds:  # each start's split, whatever the fine-tune's own seed (9)
+        save_checkpoint(path, HeatmapNet(config), decode={"threshold": 0.3},
+                        meta={"data": own, "seed": 9, "replay": {"data": original, "split_seed": split_seed}})
+        out = tmp_path / f"r{split_seed}"
+        assert evaluate.main([f"checkpoint={path}", f"data={dataset}", "split=val", "split_by_video=true",
+                              f"out={out}"]) == 0
+        report = json.loads((out / "report.json").read_text())
+        assert report["frames"] == FRAMES_PER_VIDEO and set(report["per_video"]) == held_out[split_seed]

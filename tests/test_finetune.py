@@ -69,6 +69,7 @@ def test_label_finetune_release_track_as_the_readme_writes_it(labelled_clip, tmp
     assert comparison["start"]["images"] == comparison["fine-tuned"]["images"] > len(NEGATIVES)
     payload = read_checkpoint(run / "checkpoints" / "last.pt")
     assert payload["model_config"]["freeze_layers"] == 7 and payload["meta"]["data"]["split"]["by"] == "time"
+    assert payload["meta"]["replay"]["split_seed"] == 0  # evaluate split=val finds the replayed sets' held-out frames
 
     mine = tmp_path / "models" / "mine.pt"
     # threshold=T: one epoch on discs may find none of them, leaving validation no threshold to choose

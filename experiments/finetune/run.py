@@ -159,11 +159,12 @@ def fine_tune(labels: Path, run_dir: Path, seed: int, overrides: list[str]) -> d
 
 
 def with_shipped_split(checkpoint: Path, out: Path) -> Path:
-    """A copy of `checkpoint` carrying the shipped model's training-data metadata, so that evaluate's
-    `split=val` selects exactly the shipped model's validation frames for it."""
+    """A copy of `checkpoint` carrying the shipped model's training-data metadata (and, for a shipped fine-tune,
+    the data it replayed), so that evaluate's `split=val` selects exactly the shipped model's validation frames."""
     model, payload = load_model(checkpoint)
     shipped_meta = read_checkpoint(SHIPPED)["meta"]
-    meta = {**payload.get("meta", {}), "data": shipped_meta["data"], "seed": shipped_meta["seed"]}
+    meta = {**payload.get("meta", {}), "data": shipped_meta["data"], "seed": shipped_meta["seed"],
+            "replay": shipped_meta.get("replay")}
     save_checkpoint(out, model, payload["decode"], meta)
     return out
 

@@ -133,17 +133,21 @@ def training_split(config: EvaluateConfig, root: Path) -> list[Sample]:
 
     checkpoint = config.split_from or config.checkpoint
     meta = read_checkpoint(checkpoint).get("meta", {})
-    data = meta.get("data")
-    if not data:
+    if not meta.get("data"):
         raise UserError(f"split={config.split} needs the training metadata of a .pt checkpoint; "
                         f"{checkpoint} has none (use split=all)")
-    source = trained_source(datasets_in(data).values(), root)
-    if source is None:
-        raise UserError(f"{checkpoint} was not trained on {root}, so it has no {config.split} split of it "
-                        f"(use split=all)")
-    samples = make_reader(source["reader"], **source.get("options", {})).read(root)
-    train, val = split_of(samples, data, source, int(meta.get("seed", 0)))
-    return val if config.split == "val" else train
+    # its own data, then the data a fine-tune replayed (split as the starting model split it)
+    configs = [(meta["data"], int(meta.get("seed", 0)))]
+    if meta.get("replay"):
+        configs.append((meta["replay"]["data"], int(meta["replay"]["split_seed"])))
+    for data, seed in configs:
+        source = trained_source(datasets_in(data).values(), root)
+        if source is not None:
+            samples = make_reader(source["reader"], **source.get("options", {})).read(root)
+            train, val = split_of(samples, data, source, seed)
+            return val if config.split == "val" else train
+    raise UserError(f"{checkpoint} was not trained on {root}, so it has no {config.split} split of it "
+                    f"(use split=all)")
 
 
 def trained_source(sources, root: Path) -> dict | None:

@@ -126,6 +126,8 @@ def train(cfg) -> dict:
     def save(name: str, epoch: int, metrics: dict) -> None:
         meta = {"epoch": epoch, "val": metrics, "loss": loss_config.name, "target": asdict(target_config),
                 "data": plain(cfg.data), "seed": int(cfg.seed), "train_seconds": round(train_seconds, 1)}
+        if replay.data:  # the replayed datasets' split, so `evaluate split=val` still finds their held-out frames
+            meta["replay"] = {"data": plain(replay.data), "split_seed": replay.split_seed}
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "epoch": epoch, "best_f1": best_f1, "train_seconds": train_seconds}
         save_checkpoint(checkpoints / name, model, asdict(decode_config), meta, state)
