@@ -5,7 +5,7 @@ over thresholds (how its operating threshold was chosen).
     python experiments/generalisation/run.py [before=runs/shipped_before_issue10.pt]
         [first=runs/shipped_980e566.pt] [long=runs/shipped_7745c87.pt] [more=runs/gpu/more.pt]
         [from_before=runs/gpu/from_before.pt] [gpu=runs/shipped_2eb4c07.pt] [shipped=heatmapnet/shipped/heatmapnet.pt]
-        [split_from=heatmapnet/shipped/heatmapnet.pt] [runtime=torch] [threads=1]
+        [split_from=runs/shipped_2eb4c07.pt] [runtime=torch] [threads=1]
 
 The models, each made with `git show COMMIT:heatmapnet/shipped/heatmapnet.pt > FILE` or released from a run
 (`python -m heatmapnet.train.release checkpoint=... out=FILE onnx=false`):
@@ -121,7 +121,7 @@ def main(argv: list[str]) -> None:
                                    "more": str(REPO / "runs" / "gpu" / "more.pt"),
                                    "from_before": str(REPO / "runs" / "gpu" / "from_before.pt"),
                                    "gpu": str(REPO / "runs" / "shipped_2eb4c07.pt"),
-                                   "shipped": shipped, "split_from": shipped,
+                                   "shipped": shipped, "split_from": str(REPO / "runs" / "shipped_2eb4c07.pt"),
                                    "data": str(REPO.parent / "shared" / "data"), "runtime": "torch", "threads": 1},
                             "generalisation")
     per_dataset = {dataset: PointMetrics() for dataset in DATASETS}  # the shipped model's, for the sweep
