@@ -16,10 +16,12 @@ The starting model is the shipped one unless `start=PATH` says otherwise (the ru
 2eb4c07's: `git show 2eb4c07:heatmapnet/shipped/heatmapnet.pt > runs/shipped_2eb4c07.pt`, then
 `start=runs/shipped_2eb4c07.pt`); results files call it `shipped`.
 
-    python experiments/egocentric/run.py name=serials1-4 train_serials=1,2,3,4 test_serials=5,6,7
-    python experiments/egocentric/run.py name=all train_serials=1,2,3,4,5,6,7 threshold=0.3
-
-    python experiments/egocentric/run.py name=all_avg0.5 weights_from=all mix=0.5 train_serials=1,2,3,4,5,6,7 threshold=0.3
+    S="start=runs/shipped_2eb4c07.pt threshold=0.3"
+    python experiments/egocentric/run.py name=serials1-4 train_serials=1,2,3,4 test_serials=5,6,7 gestures=true $S
+    python experiments/egocentric/run.py name=serials1-4_avg0.7 weights_from=serials1-4 mix=0.7 \
+        train_serials=1,2,3,4 test_serials=5,6,7 gestures=true $S            # also mix=0.5
+    python experiments/egocentric/run.py name=all train_serials=1,2,3,4,5,6,7 $S
+    python experiments/egocentric/run.py name=all_avg0.7 weights_from=all mix=0.7 train_serials=1,2,3,4,5,6,7 $S
 
 `threshold=` goes to `release` (default: chosen on the fine-tune's validation); a rerun of a name keeps its
 trained weights and only releases and scores again; `weights_from=NAME` takes another run's trained weights;
