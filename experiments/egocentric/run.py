@@ -47,10 +47,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from annotator.store import Store, VideoInfo  # noqa: E402
-from experiments.generalisation.run import DATASETS  # noqa: E402
+from experiments.generalisation.run import DATASETS, held_out  # noqa: E402
 from experiments.gestures.cache_tracks import cache_folder  # noqa: E402
 from experiments.gestures.run import leave_one_serial_out, load_clips, tracker_coverage, variants  # noqa: E402
 from heatmapnet.data.hands_json import Annotations, Marker, relative_video  # noqa: E402
+from heatmapnet.evaluate.run import parse_args  # noqa: E402
+from heatmapnet.evaluate.run import run as run_evaluate  # noqa: E402
 from heatmapnet.sources.video import Video  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -119,25 +121,16 @@ def run(command: list[str], log: Path | None = None) -> str:
 
 
 def evaluate(checkpoint: Path, folder: Path, label: str) -> dict:
-    out = folder.parent / f"eval_{label}"
-    run([sys.executable, "-m", "heatmapnet.evaluate", f"checkpoint={checkpoint}", f"data={folder}", f"out={out}",
-         "threads=2"])
-    report = json.loads((out / "report.json").read_text())
-    return {**report["overall"], "threshold": report["decode"]["threshold"],
-            "recall_by_size": report["recall_by_size"]}
+    report = run_evaluate(parse_args([f"checkpoint={checkpoint}", f"data={folder}",
+                                      f"out={folder.parent / f'eval_{label}'}", "threads=2"]))
+    return {**report["overall"], "threshold": report["decode"]["threshold"], "recall_by_size": report["recall_by_size"]}
 
 
 def scores_on_old_sets(model: Path, start: Path, out: Path) -> dict:
     """F1 on the frames `start` held out of each of its datasets, and false alarms per hand-free crop of them."""
-    scores = {}
-    for dataset, hand_free in DATASETS.items():
-        for kind, extra in (("val", []), ("hand_free", [f"hand_free={hand_free}"])):
-            folder = out / f"eval_{dataset}_{kind}"
-            run([sys.executable, "-m", "heatmapnet.evaluate", f"checkpoint={model}", f"data={DATA / dataset}",
-                 "split=val", f"split_from={start}", f"out={folder}", "runtime=torch", "threads=2", *extra])
-            report = json.loads((folder / "report.json").read_text())
-            scores[f"{dataset}_{kind}"] = {"frames": report["frames"], **report["overall"]}
-    return scores
+    return {f"{dataset}_{kind}": held_out(model, DATA / dataset, out / f"eval_{dataset}_{kind}", start, threads=2,
+                                          hand_free=crops)
+            for dataset, hand_free in DATASETS.items() for kind, crops in (("val", None), ("hand_free", hand_free))}
 
 
 def forgetting(model: Path, start: Path, out: Path) -> dict:

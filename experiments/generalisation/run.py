@@ -57,18 +57,25 @@ THRESHOLDS = [round(0.15 + 0.05 * i, 2) for i in range(11)]  # the sweep of the 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
+def held_out(checkpoint, data: Path, out: Path, split_from, runtime: str = "torch", threads: int = 1,
+             extra=(), hand_free: int | None = None, pooled: PointMetrics | None = None) -> dict:
+    """`heatmapnet.evaluate split=val` of `checkpoint` on the frames of `data` that `split_from` held out (with
+    `hand_free=N`: hand-free crops of them), at the checkpoint's own threshold."""
+    argv = [f"checkpoint={checkpoint}", f"data={data}", "split=val", f"split_from={split_from}", f"out={out}",
+            f"runtime={runtime}", f"threads={threads}", *extra] + ([f"hand_free={hand_free}"] if hand_free else [])
+    report = run(parse_args(argv), pooled)
+    return {"frames": report["frames"], "threshold": report["decode"]["threshold"], **report["overall"],
+            "false_alarms_per_image": report["false_alarms_per_image"], "recall_by_size": report["recall_by_size"]}
+
+
 def evaluate(options: dict, variant: str, dataset: str, hand_free: int | None = None,
              pooled: PointMetrics | None = None) -> dict:
     kind = "hand-free" if hand_free else "val"
     model, extra = VARIANTS[variant]
     folder = "".join(c if c.isalnum() else "-" for c in variant)
     out = REPO / "outputs" / "evaluate" / f"generalisation-{folder}-{dataset}-{kind}"
-    argv = [f"checkpoint={options[model]}", f"data={Path(options['data']) / dataset}", "split=val",
-            f"split_from={options['split_from']}", f"out={out}", f"runtime={options['runtime']}",
-            f"threads={options['threads']}", *extra] + ([f"hand_free={hand_free}"] if hand_free else [])
-    report = run(parse_args(argv), pooled)
-    return {"frames": report["frames"], "threshold": report["decode"]["threshold"], **report["overall"],
-            "false_alarms_per_image": report["false_alarms_per_image"], "recall_by_size": report["recall_by_size"]}
+    return held_out(options[model], Path(options["data"]) / dataset, out, options["split_from"], options["runtime"],
+                    options["threads"], extra, hand_free, pooled)
 
 
 def shown(value, digits: int = 3) -> str:

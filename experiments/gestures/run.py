@@ -71,9 +71,9 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
         "pause_0.4": (replace(base, pause=0.4), False, "as chosen, the full pause 0.4 s"),
         "move_0.1": (replace(base, move_speed=0.1), False, "as chosen, moving above 0.1 hand sizes/s"),
         "move_0.2": (replace(base, move_speed=0.2), False, "as chosen, moving above 0.2 hand sizes/s"),
+        "move_0.3": (replace(base, move_speed=0.3), False, "as chosen, moving above 0.3 hand sizes/s"),
         "move_0.5": (replace(base, move_speed=0.5), False, "as chosen, moving above 0.5 hand sizes/s (the default "
                                                            "before the detector's egocentric fine-tune)"),
-        "move_0.3": (replace(base, move_speed=0.3), False, "as chosen, moving above 0.3 hand sizes/s"),
         "move_1.0": (replace(base, move_speed=1.0), False, "as chosen, moving above 1.0 hand sizes/s"),
         "min_distance_1.5": (replace(base, min_distance=1.5), False, "as chosen, strokes span 1.5 hand sizes"),
         "loose_0.3": (replace(base, max_shape_distance=0.3), False, "as chosen, templates accepted up to 0.3"),
