@@ -120,7 +120,7 @@ def glide(start, direction, speed: float, seconds: float) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("speed", [0.35, 0.8])  # below move_speed; above it, but for longer than max_duration
 def test_slow_drift_and_rest_produce_nothing(speed):
-    drift = glide(START, (1, 0.3), speed, 8.0)
+    drift = glide(START, (1, 0.3), speed, GestureConfig().max_duration + 2.0)
     assert run(rest(2.0, START) + drift + rest(3.0, drift[-1]), noise=1.5) == []
 
 

@@ -45,10 +45,13 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
     """name -> (settings, whether `unclassified` clips become `none` templates, description)."""
     base = GestureConfig()
     return {
-        "chosen": (base, False, "swipe rule, then direction-aware templates; moving above 0.4 hand sizes/s, "
-                                "a stroke ends after 0.1 s (and 3 frames) below when it is a gesture scoring 0.75 "
-                                "or more and not within 0.05 of the beginning of another gesture's template, else "
-                                "after 0.3 s"),
+        "chosen": (base, False, "swipe rule, then direction-aware templates accepted within 0.17; moving above "
+                                "0.4 hand sizes/s for at most 8 s, a stroke ends after 0.1 s (and 3 frames) below "
+                                "when it is a gesture scoring 0.75 or more and not within 0.05 of the beginning of "
+                                "another gesture's template, else after 0.3 s"),
+        "max_duration_6": (replace(base, max_duration=6.0), False,
+                           "as chosen, strokes of at most 6 s (the default before: EgoGestAR's slowest stars take "
+                           "6.4 s)"),
         "full_pause": (replace(base, early_pause=base.pause), False,
                        "as chosen, every stroke waits 0.3 s (no early end)"),
         "early_0.067": (replace(base, early_pause=0.067), False, "as chosen, early end after 0.067 s"),
@@ -76,6 +79,9 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
                                                            "before the detector's egocentric fine-tune)"),
         "move_1.0": (replace(base, move_speed=1.0), False, "as chosen, moving above 1.0 hand sizes/s"),
         "min_distance_1.5": (replace(base, min_distance=1.5), False, "as chosen, strokes span 1.5 hand sizes"),
+        "shape_0.15": (replace(base, max_shape_distance=0.15), False, "as chosen, templates accepted up to 0.15"),
+        "shape_0.2": (replace(base, max_shape_distance=0.2), False,
+                      "as chosen, templates accepted up to 0.2 (the default before)"),
         "loose_0.3": (replace(base, max_shape_distance=0.3), False, "as chosen, templates accepted up to 0.3"),
     }
 
