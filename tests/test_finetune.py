@@ -22,6 +22,7 @@ from heatmapnet.errors import UserError
 from heatmapnet.model.checkpoint import read_checkpoint
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.model.network import HeatmapNet
+from heatmapnet.train.average import average_with_start
 from heatmapnet.train.loop import train
 
 FRAMES = 40
@@ -70,6 +71,13 @@ def test_label_finetune_release_track_as_the_readme_writes_it(labelled_clip, tmp
     payload = read_checkpoint(run / "checkpoints" / "last.pt")
     assert payload["model_config"]["freeze_layers"] == 7 and payload["meta"]["data"]["split"]["by"] == "time"
     assert payload["meta"]["replay"]["split_seed"] == 0  # evaluate split=val finds the replayed sets' held-out frames
+    assert payload["meta"]["averaged_with_init"]["share"] == 0.3 and "averaged with the starting weights" in done.stdout
+    start = read_checkpoint(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt")["state_dict"]
+    tuned = read_checkpoint(run / "checkpoints" / "tuned.pt")["state_dict"]
+    moved = [name for name, value in tuned.items() if value.is_floating_point() and not torch.equal(value, start[name])]
+    assert moved and not any(name.startswith("backbone.body.6.") for name in moved)  # frozen early layers stay
+    for name in moved:
+        assert torch.allclose(payload["state_dict"][name], 0.7 * tuned[name] + 0.3 * start[name], atol=1e-6)
 
     mine = tmp_path / "models" / "mine.pt"
     # threshold=T: one epoch on discs may find none of them, leaving validation no threshold to choose
@@ -84,6 +92,20 @@ def test_label_finetune_release_track_as_the_readme_writes_it(labelled_clip, tmp
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(line) for line in tracks.read_text().splitlines()]
     assert [r["frame"] for r in records] == list(range(FRAMES))
+
+
+def test_averaging_with_the_start_mixes_floating_tensors_and_keeps_counters():
+    torch.manual_seed(0)
+    tuned, start = HeatmapNet(ModelConfig(pretrained=None)), HeatmapNet(ModelConfig(pretrained=None))
+    start.train()(torch.rand(2, 3, 64, 64))  # BatchNorm statistics and counters differ from `tuned`'s
+    before = {name: value.clone() for name, value in tuned.state_dict().items()}
+    average_with_start(tuned, start.state_dict(), 0.25)
+    for name, value in tuned.state_dict().items():
+        expected = (0.75 * before[name] + 0.25 * start.state_dict()[name] if value.is_floating_point()
+                    else before[name])
+        assert torch.allclose(value, expected, atol=1e-6), name
+    with pytest.raises(ValueError, match="share"):
+        average_with_start(tuned, start.state_dict(), 1.5)
 
 
 def test_plain_training_on_one_clip_validates_on_its_last_frames(labelled_clip, tmp_path):

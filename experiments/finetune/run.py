@@ -30,6 +30,7 @@ label-and-go 2.18 s per frame, plus per run going to its first frame (M + 5 K = 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import resource
@@ -227,6 +228,20 @@ def with_best_thresholds(results: dict, out: Path, seed: int) -> dict:
     return results
 
 
+def shipped_identity() -> str:
+    """The shipped checkpoint's content hash: results of another shipped model are not reused as the baseline."""
+    return hashlib.sha256(SHIPPED.read_bytes()).hexdigest()[:10]
+
+
+def unaveraged(run_dir: Path, out: Path, name: str) -> dict:
+    """The same run's fine-tuned weights before `average_with_init` (checkpoints/tuned.pt), released at their
+    own operating threshold and scored like the result: what the average changed."""
+    released = run_dir / "tuned_mine.pt"
+    subprocess.run([sys.executable, "-m", "heatmapnet.train.release",
+                    f"checkpoint={run_dir / 'checkpoints' / 'tuned.pt'}", f"out={released}"], cwd=REPO, check=True)
+    return {"threshold": read_checkpoint(released)["decode"]["threshold"], **score(released, name, out)}
+
+
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"frames": "25,50,100,200", "seed": 0, "out": str(REPO / "outputs" / "finetune"),
                                    "variant": "", "overrides": ""}, "finetune experiment")
@@ -238,8 +253,8 @@ def main(argv: list[str]) -> None:
     if "shipped" not in results and base_path.is_file():  # a variant reuses the shipped model's scores
         results["shipped"] = json.loads(base_path.read_text()).get("shipped")
     scene = prepare(out, 0)
-    if "shipped" not in results:
-        results["shipped"] = score(SHIPPED, "shipped", out)
+    if (results.get("shipped") or {}).get("identity") != shipped_identity():
+        results["shipped"] = {"identity": shipped_identity(), **score(SHIPPED, "shipped", out)}
         results_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"shipped model on the refilmed scene: F1 {results['shipped']['test']['f1']:.3f}", flush=True)
     for frames in (int(n) for n in str(options["frames"]).split(",")):
@@ -254,6 +269,10 @@ def main(argv: list[str]) -> None:
         results_path.write_text(json.dumps(results, indent=2) + "\n")
         print(f"{key}: F1 {results[key]['test']['f1']:.3f} on the test frames, {tuned['cpu_minutes']} CPU minutes",
               flush=True)
+        if (base / "run" / "checkpoints" / "tuned.pt").is_file():
+            results[f"{key}-unaveraged"] = {**effort, "cpu_minutes": tuned["cpu_minutes"], **unaveraged(
+                base / "run", out, f"seed{options['seed']}-{key}-unaveraged")}
+            results_path.write_text(json.dumps(results, indent=2) + "\n")
     results_path.write_text(json.dumps(with_best_thresholds(results, out, int(options["seed"])), indent=2) + "\n")
     table = summary(results)
     results_path.with_suffix(".md").write_text(table)

@@ -1,7 +1,7 @@
-"""Weight-space average of the model before fine-tuning and the fine-tuned one (WiSE-FT, Wortsman et al. 2022):
-fine-tuning on new people cost accuracy on the old sets; interpolating the two sets of weights, which share
-one initialisation, tends to keep both. The average is validated on the fine-tuned run's held-out frames
-(its F1-optimal operating threshold is stored, so `release` ships it like any run).
+"""Weight-space average of the model before fine-tuning and the fine-tuned one, for a run already made
+(heatmapnet/train/average.py; `train.py average_with_init=S` does the same at the end of a run). The average
+is validated on the fine-tuned run's held-out frames (its F1-optimal operating threshold is stored, so
+`release` ships it like any run).
 
     python experiments/generalisation/average.py [before=runs/shipped_before_issue10.pt]
         [after=runs/generalise/checkpoints/last.pt] [mix=0.5] [out=runs/generalise/checkpoints/average.pt]
@@ -22,6 +22,7 @@ from heatmapnet.data.augment import AugmentConfig  # noqa: E402
 from heatmapnet.data.dataset import build_data, collate  # noqa: E402
 from heatmapnet.model.checkpoint import load_model, save_checkpoint  # noqa: E402
 from heatmapnet.runtime.decode import DecodeConfig  # noqa: E402
+from heatmapnet.train.average import average_with_start  # noqa: E402
 from heatmapnet.train.engine import validate  # noqa: E402
 from heatmapnet.train.losses import Criterion, LossConfig  # noqa: E402
 from heatmapnet.train.targets import TargetConfig  # noqa: E402
@@ -36,10 +37,8 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(options["threads"])
     before, _ = load_model(options["before"])
     model, payload = load_model(options["after"])
-    old = before.state_dict()
     mix = options["mix"]
-    model.load_state_dict({name: (1 - mix) * old[name].float() + mix * value.float() if value.is_floating_point()
-                           else value for name, value in model.state_dict().items()})
+    average_with_start(model, before.state_dict(), 1 - mix)
     meta = payload["meta"]
     target = TargetConfig(**meta["target"])
     data = build_data(meta["data"], model.config, target, AugmentConfig(enabled=False), int(meta["seed"]))

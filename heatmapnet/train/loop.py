@@ -2,7 +2,8 @@
 
 Builds model, data, loss and optimiser from the composed config; trains with AdamW + warm-up + cosine;
 validates, logs to TensorBoard, keeps `last.pt` and `best.pt` (by validation point-F1); resumes;
-starts from a trained checkpoint (`init`) and then scores it beside the result on the held-out frames;
+starts from a trained checkpoint (`init`), optionally averages the result with it (`average_with_init`), and
+then scores it beside the result on the held-out frames;
 saves on Ctrl-C; runs data-parallel under `torchrun` (gloo on CPU, nccl on GPU), rank 0 logging and saving.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -30,6 +32,7 @@ from heatmapnet.model.checkpoint import read_checkpoint, save_checkpoint
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.model.network import HeatmapNet
 from heatmapnet.runtime.decode import DecodeConfig
+from heatmapnet.train.average import average_with_start
 from heatmapnet.train.compare import compare_with_start, comparison_table, log_comparison
 from heatmapnet.train.engine import NonFiniteLoss, train_one_epoch, validate
 from heatmapnet.train.losses import Criterion, LossConfig
@@ -123,8 +126,8 @@ def train(cfg) -> dict:
         for line in data.summary:
             print(f"  {line}")
 
-    def save(name: str, epoch: int, metrics: dict) -> None:
-        meta = {"epoch": epoch, "val": metrics, "loss": loss_config.name, "target": asdict(target_config),
+    def save(name: str, epoch: int, metrics: dict, **extra) -> None:
+        meta = {**extra, "epoch": epoch, "val": metrics, "loss": loss_config.name, "target": asdict(target_config),
                 "data": plain(cfg.data), "seed": int(cfg.seed), "train_seconds": round(train_seconds, 1)}
         if replay.data:  # the replayed datasets' split, so `evaluate split=val` still finds their held-out frames
             meta["replay"] = {"data": plain(replay.data), "split_seed": replay.split_seed}
@@ -165,6 +168,11 @@ def train(cfg) -> dict:
                     stats.last_batch, stats.last_outputs, model_config.normalization), epoch)
             save("last.pt", epoch + 1, metrics)
             print(epoch_line(epoch, schedule.epochs, stats, metrics, elapsed, val_skipped))
+        start_share = float(cfg.get("average_with_init") or 0.0)
+        if is_main and cfg.get("init") and metrics and start_share > 0:
+            metrics = average_with_init(cfg.init, start_share, model, criterion, val_loader, device, decode_config,
+                                        target_config, checkpoints)
+            save("last.pt", epoch + 1, metrics, averaged_with_init={"init": str(cfg.init), "share": start_share})
         if is_main and cfg.get("init") and metrics:
             compared = {}
             for part, samples in validation_parts(data.val).items():
@@ -192,6 +200,19 @@ def train(cfg) -> dict:
         if dist.is_initialized():
             dist.destroy_process_group()
     return {"metrics": metrics, "best_f1": best_f1, "last": checkpoints / "last.pt", "best": checkpoints / "best.pt"}
+
+
+def average_with_init(init, start_share: float, model, criterion, val_loader, device, decode_config, target_config,
+                      checkpoints: Path) -> dict:
+    """The finished fine-tune averaged with its starting weights (WiSE-FT), validated again so its operating
+    threshold is its own; the weights before averaging stay in `tuned.pt`. Returns the new metrics."""
+    shutil.copyfile(checkpoints / "last.pt", checkpoints / "tuned.pt")
+    average_with_start(model, read_checkpoint(init)["state_dict"], start_share)
+    metrics, _ = validate(model, criterion, val_loader, device, model.stride, decode_config, target_config)
+    print(f"averaged with the starting weights ({start_share:g} of them, average_with_init): val F1 "
+          f"{shown(metrics.get('f1'), '.3f')}  AP {shown(metrics.get('point_ap'), '.3f')}; the fine-tuned weights "
+          f"before averaging are in {checkpoints / 'tuned.pt'}")
+    return metrics
 
 
 def validation_parts(val: HandDataset) -> dict[str, list]:
