@@ -76,9 +76,11 @@ def test_a_second_run_on_the_same_output_is_refused_and_the_first_completes(tmp_
 
 def test_ctrl_c_keeps_what_was_tracked_and_exits_130(tmp_path, long_clip):
     out = tmp_path / "tracks.jsonl"
+    # Ctrl-C as in a terminal, also when the tests run in the background (`pytest &`: the shell starts them with
+    # SIGINT ignored, the child would inherit that and Python would then not turn SIGINT into KeyboardInterrupt)
     process = subprocess.Popen([sys.executable, str(REPO / "track.py"), f"source={long_clip}", "display=false",
                                 "realtime=true", f"output.jsonl={out}"], cwd=tmp_path, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".tracks.part-*.jsonl")) and time.monotonic() < deadline:
         time.sleep(0.05)
