@@ -108,6 +108,16 @@ def test_averaging_with_the_start_mixes_floating_tensors_and_keeps_counters():
         average_with_start(tuned, start.state_dict(), 1.5)
 
 
+@pytest.mark.parametrize("setting, message", [("average_with_init=0.3", "give init=PATH"),
+                                              ("average_with_init=1.5", "between 0 and 1")])
+def test_averaging_that_cannot_be_done_is_refused_before_training(labelled_clip, tmp_path, setting, message):
+    _, labels = labelled_clip
+    with pytest.raises(UserError, match=message):
+        train(compose_train("data=annotations", f"data.root={labels}", "model.pretrained=null", setting, *SHRINK,
+                            f"out_dir={tmp_path}"))
+    assert not (tmp_path / "checkpoints").exists()
+
+
 def test_plain_training_on_one_clip_validates_on_its_last_frames(labelled_clip, tmp_path):
     """The README's `train.py data=annotations data.root=clip.hands.json`: it used to die on reader options."""
     _, labels = labelled_clip

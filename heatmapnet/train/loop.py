@@ -86,6 +86,7 @@ def train(cfg) -> dict:
     loss_config = dataclass_from(LossConfig, cfg.loss, "loss")
     decode_config = dataclass_from(DecodeConfig, cfg.decode, "decode")
     schedule = dataclass_from(ScheduleConfig, cfg.train, "train")
+    start_share = checked_start_share(cfg)
     out_dir = writable_folder(output_folder(cfg), "the training run (checkpoints, TensorBoard logs)")
 
     augmentation = dataclass_from(AugmentConfig, cfg.augment, "augment")
@@ -168,8 +169,7 @@ def train(cfg) -> dict:
                     stats.last_batch, stats.last_outputs, model_config.normalization), epoch)
             save("last.pt", epoch + 1, metrics)
             print(epoch_line(epoch, schedule.epochs, stats, metrics, elapsed, val_skipped))
-        start_share = float(cfg.get("average_with_init") or 0.0)
-        if is_main and cfg.get("init") and metrics and start_share > 0:
+        if is_main and metrics and start_share > 0:
             metrics = average_with_init(cfg.init, start_share, model, criterion, val_loader, device, decode_config,
                                         target_config, checkpoints)
             save("last.pt", epoch + 1, metrics, averaged_with_init={"init": str(cfg.init), "share": start_share})
@@ -200,6 +200,17 @@ def train(cfg) -> dict:
         if dist.is_initialized():
             dist.destroy_process_group()
     return {"metrics": metrics, "best_f1": best_f1, "last": checkpoints / "last.pt", "best": checkpoints / "best.pt"}
+
+
+def checked_start_share(cfg) -> float:
+    """`average_with_init`, refused before any work when it cannot be done."""
+    share = float(cfg.get("average_with_init") or 0.0)
+    if not 0.0 <= share <= 1.0:
+        raise UserError(f"average_with_init is the starting weights' share of the result: between 0 and 1, got {share}")
+    if share and not cfg.get("init"):
+        raise UserError(f"average_with_init={share:g} averages the result with the weights it started from: give "
+                        f"init=PATH (experiment=finetune starts from the shipped model), or average_with_init=0")
+    return share
 
 
 def average_with_init(init, start_share: float, model, criterion, val_loader, device, decode_config, target_config,
