@@ -162,6 +162,23 @@ def test_int8_keeps_the_chosen_end_convolutions_float(exported, tmp_path, float_
     assert quantized == expected
 
 
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_reduce_range_keeps_the_weights_in_seven_bits(exported, tmp_path, reduce_range):
+    """7-bit weights cannot saturate ONNX Runtime's u8 x s8 arithmetic on CPUs without VNNI."""
+    _, path = exported
+    cv2.imwrite(str(tmp_path / "frame.png"), random_frames(1, 240, 320, seed=26)[0])
+    out = tmp_path / "int8.onnx"
+    assert run_tool(quantize.main, [f"model={path}", f"data={tmp_path}", f"out={out}", "frames=1",
+                                    f"reduce_range={str(reduce_range).lower()}"]) == 0
+    graph = onnx.load(str(out)).graph
+    weights = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer
+               if init.data_type == onnx.TensorProto.INT8}
+    dequantized = [weights[node.input[0]] for node in graph.node
+                   if node.op_type == "DequantizeLinear" and node.input[0] in weights]
+    largest = max(int(np.abs(w.astype(np.int32)).max()) for w in dequantized)
+    assert largest <= 64 if reduce_range else largest > 64
+
+
 def test_histogram_calibration_takes_portrait_and_landscape_frames(exported, tmp_path):
     _, path = exported
     cv2.imwrite(str(tmp_path / "landscape.png"), random_frames(1, 240, 320, seed=24)[0])

@@ -1,7 +1,7 @@
 """Static int8 quantisation of an exported model with onnxruntime, calibrated on real frames.
 
 Usage: `python -m heatmapnet.export.quantize model=model.onnx data=FOLDER [out=MODEL.int8.onnx] [frames=100]
-[calibration=minmax|entropy|percentile] [float_first=3] [float_last=2]`
+[calibration=minmax|entropy|percentile] [float_first=3] [float_last=2] [reduce_range=false]`
 
 The first `float_first` convolutions (the full-resolution ones that read the image) and the last `float_last` (the
 heatmap and size heads) stay float: quantising them cost the most accuracy and they save little time
@@ -10,7 +10,8 @@ heatmap and size heads) stay float: quantising them cost the most accuracy and t
 Calibration frames are image files found anywhere under FOLDER (labels are not needed), spread evenly
 over the sorted list and resized exactly as tracking resizes camera frames. The result uses the QDQ
 format (standard QuantizeLinear/DequantizeLinear ops, per-channel weights) and keeps the source
-model's metadata, so every ONNX runtime here opens it like the fp32 file.
+model's metadata, so every ONNX runtime here opens it like the fp32 file. `reduce_range=true` stores the weights in
+7 bits: ONNX Runtime's u8 x s8 arithmetic can saturate on x86 CPUs without AVX-512 VNNI, and 7-bit weights cannot.
 """
 from __future__ import annotations
 
@@ -67,9 +68,9 @@ def calibration_frames(folder, config: ModelConfig, count: int = 100) -> list[np
 
 
 def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "minmax", float_first: int = 3,
-                   float_last: int = 2) -> Path:
+                   float_last: int = 2, reduce_range: bool = False) -> Path:
     """Write an int8 (QDQ) copy of exported `model` to `out`, calibrated on RGB uint8 `frames`, with its first
-    `float_first` and last `float_last` convolutions left float."""
+    `float_first` and last `float_last` convolutions left float (and 7-bit weights with `reduce_range`)."""
     if calibration not in CALIBRATIONS:
         raise UserError(f"calibration={calibration}: choose one of {', '.join(CALIBRATIONS)}")
     if min(float_first, float_last) < 0:
@@ -89,7 +90,7 @@ def quantize_model(model, out, frames: list[np.ndarray], calibration: str = "min
         prepared, quantized = Path(work) / "prepared.onnx", Path(work) / "quantized.onnx"
         quant_pre_process(str(exported.path), str(prepared))  # shape inference + graph fusions first
         quantize_static(str(prepared), str(quantized), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range,
                         calibrate_method=CalibrationMethod[CALIBRATIONS[calibration]],
                         nodes_to_exclude=float_convolutions(onnx.load(str(prepared)), float_first, float_last))
         proto = onnx.load(str(quantized))
@@ -110,12 +111,14 @@ def int8_name(model) -> Path:
 
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"model": REQUIRED, "data": REQUIRED, "out": "", "frames": 100,
-                                   "calibration": "minmax", "float_first": 3, "float_last": 2},
+                                   "calibration": "minmax", "float_first": 3, "float_last": 2,
+                                   "reduce_range": False},
                             "python -m heatmapnet.export.quantize")
     started = time.perf_counter()
     frames = calibration_frames(options["data"], read_exported(options["model"]).model_config, options["frames"])
     out = quantize_model(options["model"], options["out"] or int8_name(options["model"]), frames,
-                         options["calibration"], options["float_first"], options["float_last"])
+                         options["calibration"], options["float_first"], options["float_last"],
+                         options["reduce_range"])
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, int8 QDQ, {len(frames)} calibration frames) "
           f"in {time.perf_counter() - started:.1f} s")
 
