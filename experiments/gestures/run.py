@@ -45,10 +45,15 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
     """name -> (settings, whether `unclassified` clips become `none` templates, description)."""
     base = GestureConfig()
     return {
-        "chosen": (base, False, "swipe rule, then direction-aware templates accepted within 0.17; moving above "
+        "chosen": (base, False, "swipe rule (straight within 0.15 of its length, within 25 degrees of an axis), "
+                                "then direction-aware templates accepted within 0.17; moving above "
                                 "0.4 hand sizes/s for at most 8 s, a stroke ends after 0.1 s (and 3 frames) below "
                                 "when it is a gesture scoring 0.75 or more and not within 0.05 of the beginning of "
                                 "another gesture's template, else after 0.3 s"),
+        "swipe_0.2_30": (replace(base, swipe_deviation=0.2, swipe_angle=30.0), False,
+                         "as chosen, swipes straight within 0.2 and within 30 degrees of an axis (the setting before)"),
+        "swipe_0.12_20": (replace(base, swipe_deviation=0.12, swipe_angle=20.0), False,
+                          "as chosen, swipes straight within 0.12 and within 20 degrees of an axis"),
         "max_duration_6": (replace(base, max_duration=6.0), False,
                            "as chosen, strokes of at most 6 s (the default before: EgoGestAR's slowest stars take "
                            "6.4 s)"),

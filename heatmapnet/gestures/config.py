@@ -16,8 +16,8 @@ class GestureConfig:
     min_distance: float = 1.0  # a stroke must span at least this many hand sizes
     min_duration: float = 0.15  # shorter strokes are twitches
     max_duration: float = 8.0  # longer movements are not gestures (and are dropped until the next pause)
-    swipe_deviation: float = 0.2  # a swipe strays at most this far (in its lengths) from the line between its ends
-    swipe_angle: float = 30.0  # largest angle (degrees) between a swipe and its image axis
+    swipe_deviation: float = 0.15  # a swipe strays at most this far (in its lengths) from the line between its ends
+    swipe_angle: float = 25.0  # largest angle (degrees) between a swipe and its image axis
     max_shape_distance: float = 0.17  # largest mean point distance (in stroke extents) to a template
     prefix_distance: float = 0.05  # a stroke this close to another template's beginning waits the full pause
     cooldown: float = 0.5  # seconds after a gesture before the same gesture of the same hand can fire again
