@@ -253,8 +253,9 @@ def main(argv: list[str]) -> None:
     if "shipped" not in results and base_path.is_file():  # a variant reuses the shipped model's scores
         results["shipped"] = json.loads(base_path.read_text()).get("shipped")
     scene = prepare(out, 0)
-    if (results.get("shipped") or {}).get("identity") != shipped_identity():
-        results["shipped"] = {"identity": shipped_identity(), **score(SHIPPED, "shipped", out)}
+    identity = shipped_identity()
+    if (results.get("shipped") or {}).get("identity") != identity:
+        results["shipped"] = {"identity": identity, **score(SHIPPED, "shipped", out)}
         results_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"shipped model on the refilmed scene: F1 {results['shipped']['test']['f1']:.3f}", flush=True)
     for frames in (int(n) for n in str(options["frames"]).split(",")):

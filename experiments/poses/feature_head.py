@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from heatmapnet.cli import parse_options, run_tool  # noqa: E402
+from heatmapnet.data.coco import CocoReader  # noqa: E402
 from heatmapnet.data.hands import Hand  # noqa: E402
 from heatmapnet.evaluate.metrics import MATCH_RADIUS, centre_distances, greedy_match  # noqa: E402
 from heatmapnet.evaluate.run import parse_args, training_split  # noqa: E402
@@ -73,16 +74,14 @@ class FeatureDetector:
 
 
 def gesture_photos(paths: set[str], classes: list[str]) -> list:
-    from heatmapnet.data.coco import CocoReader
-
     return [s for s in CocoReader().read(DATA) if s.image_path in paths and len(s.hands) == 1
             and s.meta.get("gesture") in classes]
 
 
 def vectors(detector: FeatureDetector, photos: list, classes: list[str], none: int, at_detections: bool):
-    """Per photo: (vectors, labels) at the labelled hand (training) or at the detector's detections (checking:
-    label -1 for a detection of the labelled hand that must be named, `none` for the others; a missed hand adds
-    a row of NaN)."""
+    """Vectors and labels of the photos: at the labelled hand and at the detector's far detections (`none`) for
+    training; at every detection for checking (the labelled hand's gesture where it matches that hand, `none`
+    elsewhere), plus a row of NaN labelled with the gesture where the detector missed the hand."""
     rows, labels = [], []
     for sample in tqdm(photos, desc="feature map", unit="photo", disable=None, leave=False):
         frame = cv2.imread(sample.image_path)
