@@ -19,7 +19,7 @@ from heatmapnet.data.hands_json import Annotations, Marker
 from heatmapnet.data.registry import make_reader
 from heatmapnet.data.split import split_samples
 from heatmapnet.errors import UserError
-from heatmapnet.model.checkpoint import read_checkpoint
+from heatmapnet.model.checkpoint import read_checkpoint, save_checkpoint
 from heatmapnet.model.config import ModelConfig
 from heatmapnet.model.network import HeatmapNet
 from heatmapnet.train.average import average_with_start
@@ -185,3 +185,26 @@ def test_frozen_early_layers_stay_as_loaded_while_the_rest_learns():
     assert trained and any(not torch.equal(before[k], after[k]) for k in trained)
     with pytest.raises(UserError, match="freeze_layers must be in \\[0, 14\\]"):
         HeatmapNet(ModelConfig(backbone="mobilenet_v2", stride=16, pretrained=None, freeze_layers=15))
+
+
+def test_a_network_with_blocks_left_out_starts_from_the_full_ones_weights(labelled_clip, tmp_path):
+    """Issue 11's cheaper networks: `model.skip_blocks` trains from a full checkpoint's other layers; the
+    reverse (a slim checkpoint into a fuller network) has no weights to give and is refused."""
+    _, labels = labelled_clip
+    full = HeatmapNet(ModelConfig(stride=16))
+    save_checkpoint(tmp_path / "full.pt", full)
+    result = train(compose_train("experiment=finetune", "data=annotations", f"data.root={labels}",
+                                 f"init={tmp_path / 'full.pt'}", "model.skip_blocks=[10,13]", *SHRINK,
+                                 f"out_dir={tmp_path / 'slim'}"))
+    payload = read_checkpoint(result["last"])
+    assert list(payload["model_config"]["skip_blocks"]) == [10, 13]
+    assert not any(key.startswith(("backbone.body.10.", "backbone.body.13.")) for key in payload["state_dict"])
+    frozen = [key for key in payload["state_dict"] if key.startswith("backbone.body.0.")]  # finetune freezes it
+    assert frozen and all(torch.allclose(payload["state_dict"][k].float(), full.state_dict()[k].float(), atol=1e-6)
+                          for k in frozen)  # (and averages the result with its start: equal up to rounding)
+    with pytest.raises(UserError, match=r"no weights for its left-out blocks \[13\]"):
+        train(compose_train("experiment=finetune", "data=annotations", f"data.root={labels}",
+                            f"init={result['last']}", "model.skip_blocks=[10]", *SHRINK, f"out_dir={tmp_path / 'x'}"))
+    with pytest.raises(UserError, match=r"cannot resume .* leaves out blocks \[10, 13\], the config \[10\]"):
+        train(compose_train("experiment=finetune", "data=annotations", f"data.root={labels}",
+                            f"resume={result['last']}", "model.skip_blocks=[10]", *SHRINK, f"out_dir={tmp_path / 'x'}"))

@@ -138,3 +138,37 @@ def test_metadata_with_numpy_values_is_saved_as_plain_data_the_safe_loader_accep
     _, payload = load_model(tmp_path / "numpy.pt")
     assert payload["meta"] == {"val": {"f1": 0.5, "per_dataset": {"webcam10": {"hands": 3}}}, "sizes": [1.0, 2.0]}
     assert type(next(iter(payload["meta"]["val"]["per_dataset"]))) is str
+
+
+def test_left_out_blocks_act_as_residual_blocks_whose_branch_adds_nothing(tmp_path):
+    """`model.skip_blocks` (issue 11's cheaper networks): the slim network equals the full one with the left-out
+    blocks' residual branches silenced, keeps the other layers' names, and survives a checkpoint round trip."""
+    torch.manual_seed(0)
+    full = HeatmapNet(ModelConfig(stride=16)).eval()
+    slim = HeatmapNet(ModelConfig(stride=16, skip_blocks=[10, 13])).eval()
+    slim.load_state_dict({k: v for k, v in full.state_dict().items() if k in slim.state_dict()})
+    assert set(full.state_dict()) - set(slim.state_dict()) == {
+        k for k in full.state_dict() if k.startswith(("backbone.body.10.", "backbone.body.13."))}
+    images = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        before = full.backbone(images)  # the features: the fresh head's tiny weights would hide differences
+        for block in (10, 13):  # the branch's last BatchNorm outputs zero: the block passes its input through
+            last_norm = full.backbone.body[block].conv[-1]
+            last_norm.weight.zero_(), last_norm.bias.zero_()
+        silenced, slimmed = full.backbone(images), slim.backbone(images)
+    def relative(a, b):  # untrained features are tiny: compare relative to their size
+        return ((a - b).norm() / b.norm()).item()
+
+    assert relative(before, silenced) > 0.01  # the blocks did matter
+    assert relative(slimmed, silenced) < 1e-5
+    assert sum(p.numel() for p in slim.parameters()) < sum(p.numel() for p in full.parameters())
+    save_checkpoint(tmp_path / "slim.pt", slim)
+    loaded, _ = load_model(tmp_path / "slim.pt")
+    assert loaded.config.skip_blocks == (10, 13)
+    with torch.no_grad():
+        assert relative(loaded.backbone(images), slimmed) < 1e-6
+
+
+def test_only_residual_blocks_can_be_left_out():
+    with pytest.raises(UserError, match=r"skip_blocks \[2\] cannot be left out .* residual blocks can, \[3, 5"):
+        HeatmapNet(ModelConfig(stride=16, skip_blocks=[2, 13]))

@@ -72,6 +72,17 @@ class Backbone(nn.Module):
         return self.extra(self.body(x))
 
 
+def without_blocks(layers: list[nn.Module], skip: tuple[int, ...], name: str) -> list[nn.Module]:
+    """`layers` with the residual blocks numbered in `skip` replaced by identities. Only a block that adds its
+    input back (same channels and resolution in and out) can go: the layers after it see the same shapes."""
+    residual = [i for i, layer in enumerate(layers) if getattr(layer, "use_res_connect", False)]
+    wrong = sorted(set(skip) - set(residual))
+    if wrong:
+        raise UserError(f"model.skip_blocks {wrong} cannot be left out of {name} as cut here: only its residual "
+                        f"blocks can, {residual}")
+    return [nn.Identity() if i in skip else layer for i, layer in enumerate(layers)]
+
+
 def vgg_extra_block(in_channels: int, channels: int = 512) -> nn.Sequential:
     """The original design's trainable block on top of VGG16 conv blocks 1-2: 3x(3x3 conv + ReLU), 2x2 max-pool."""
     layers: list[nn.Module] = []
@@ -81,9 +92,10 @@ def vgg_extra_block(in_channels: int, channels: int = 512) -> nn.Sequential:
 
 
 def build_backbone(name: str, stride: int = 8, pretrained: str | None = None, freeze: bool = False,
-                   freeze_layers: int = 0) -> Backbone:
+                   freeze_layers: int = 0, skip_blocks: tuple[int, ...] = ()) -> Backbone:
     """Build a truncated backbone. `pretrained`: None, "imagenet" (torchvision download) or a state-dict path;
-    `freeze` freezes the whole pretrained part, `freeze_layers` its first N layers."""
+    `freeze` freezes the whole pretrained part, `freeze_layers` its first N layers; `skip_blocks` leaves out
+    those residual layers (a cheaper network whose other layers keep their names, so trained weights still fit)."""
     if name not in SPECS:
         raise UserError(f"unknown backbone {name!r}: choose one of {', '.join(SPECS)}")
     spec = SPECS[name]
@@ -93,7 +105,7 @@ def build_backbone(name: str, stride: int = 8, pretrained: str | None = None, fr
     cut, channels = spec.cuts[stride]
     if pretrained:
         load_pretrained(full, spec, pretrained, cut)
-    body = nn.Sequential(*list(full.features.children())[:cut])
+    body = nn.Sequential(*without_blocks(list(full.features.children())[:cut], skip_blocks, name))
     if name == "vgg16":
         return Backbone(body, vgg_extra_block(128, channels), stride, channels, freeze, freeze_layers)
     return Backbone(body, nn.Identity(), stride, channels, freeze, freeze_layers)

@@ -26,6 +26,7 @@ class ModelConfig:
     normalization: Normalization = field(default_factory=Normalization)
     freeze_backbone: bool = False
     freeze_layers: int = 0  # the first N pretrained layers stay as loaded (fine-tuning on a few hundred frames)
+    skip_blocks: tuple[int, ...] = ()  # residual backbone layers left out: a cheaper network (issue 11's study)
     pretrained: str | None = None  # used only when the model is first built, never when loading a checkpoint
 
     @classmethod
@@ -36,6 +37,7 @@ class ModelConfig:
         return plain_with_normalization(self)
 
     def __post_init__(self):
+        object.__setattr__(self, "skip_blocks", tuple(self.skip_blocks))  # hashable and equal however given
         if self.orientation not in ORIENTATIONS:
             raise UserError(f"model orientation must be one of {', '.join(ORIENTATIONS)}, got {self.orientation!r}")
 

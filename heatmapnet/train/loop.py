@@ -266,15 +266,27 @@ def same_layout_weights(path, model_config: ModelConfig, verb: str) -> dict:
 
 
 def init_from(path, model, model_config: ModelConfig) -> None:
-    """Start from a trained checkpoint's weights (fine-tuning), with a fresh optimiser and schedule."""
-    model.load_state_dict(same_layout_weights(path, model_config, "start from")["state_dict"])
-    print(f"starting from the weights of {path}")
+    """Start from a trained checkpoint's weights (fine-tuning), with a fresh optimiser and schedule. A network
+    that leaves out more residual blocks (`model.skip_blocks`) than the checkpoint's starts from its other layers."""
+    payload = same_layout_weights(path, model_config, "start from")
+    saved_skips = set(payload["model_config"].get("skip_blocks") or ())
+    if not saved_skips <= set(model_config.skip_blocks):
+        raise UserError(f"cannot start from {path}: it has no weights for its left-out blocks "
+                        f"{sorted(saved_skips - set(model_config.skip_blocks))}; skip them too (model.skip_blocks)")
+    wanted = model.state_dict()
+    model.load_state_dict({key: value for key, value in payload["state_dict"].items() if key in wanted})
+    left_out = f" (leaving out blocks {list(model_config.skip_blocks)})" if model_config.skip_blocks else ""
+    print(f"starting from the weights of {path}{left_out}")
 
 
 def resume_from(path, model, optimizer, scheduler, model_config: ModelConfig) -> tuple[int, float, float]:
     """Restore weights, optimiser state, epoch, best F1 and training seconds so far; refuse a checkpoint of
     another model layout."""
     payload = same_layout_weights(path, model_config, "resume from")
+    saved_skips = tuple(payload["model_config"].get("skip_blocks") or ())
+    if saved_skips != model_config.skip_blocks:
+        raise UserError(f"cannot resume from {path}: it leaves out blocks {list(saved_skips)}, the config "
+                        f"{list(model_config.skip_blocks)}; give the same model.skip_blocks")
     model.load_state_dict(payload["state_dict"])
     state = payload.get("training_state") or {}
     if "optimizer" in state:
