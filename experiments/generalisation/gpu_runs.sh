@@ -5,11 +5,18 @@
 #   mkdir -p gpu_pack/runs gpu_pack/site && cp -r .venv/lib/python3*/site-packages/{hydra,omegaconf,antlr4} gpu_pack/site/
 #   git show 7745c87:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_7745c87.pt
 #   git show f6805a0:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_before_issue10.pt
-# then run it there with gpu_pack carried (its image has PyTorch but not Hydra):
+#   git show 2eb4c07:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_2eb4c07.pt      # (skip* variants)
+# then run it there with gpu_pack carried (its image has PyTorch but not Hydra). For benchmarks/bench_gpu.py there
+# (track.py's imports), add the tracking packages built for the image's Python (3.12 in the ninth session):
+#   pip download lap python-osc websockets --python-version 3.12 --only-binary=:all: --no-deps \
+#     --platform manylinux2014_x86_64 -d wheels && for w in wheels/*.whl; do python -m zipfile -e $w gpu_pack/site/; done
+# (the whole checkout plus gpu_pack must stay under 64 MiB: leave out the older start models and lap/tests).
 #   BUDGET=470 bash experiments/generalisation/gpu_runs.sh                       # seed 0: three variants
 #   BUDGET=265 VARIANTS="more rebalanced" EXTRA_OVERRIDES="seed=1 train.num_workers=7 train.epochs=45" \
 #     SUFFIX=_seed1 bash experiments/generalisation/gpu_runs.sh                  # seed 1: two, 45 epochs
 # (those seed-1 runs also held out other frames than seed 0's, see MODEL.md; `data.split.seed: 0` now fixes them).
+#   BUDGET=420 VARIANTS="skip3_10_13 skip3_6_10_13 skip3_6_9_10_12_13" EXTRA_OVERRIDES="train.epochs=45" \
+#     bash experiments/generalisation/gpu_runs.sh                                # issue 11's cheaper networks
 # Checkpoints come back as <variant><suffix>.last.pt (copied every 20 s, so a cut-off call still returns them)
 # and .best.pt; logs and TensorBoard in logs<suffix>.tar.gz.
 set -u
@@ -28,6 +35,8 @@ overrides() {  # the settings that make each variant
     rebalanced) ;;  # the config as it is: shipped
     more) echo "$same_mix" ;;  # generalise_long's recipe, 60 epochs
     from_before) echo "$same_mix init=$runs/shipped_before_issue10.pt" ;;  # the same, from the model before issue 10
+    skip*) blocks=${1#skip}  # issue 11's cheaper networks, e.g. skip3_10_13: this recipe from 2eb4c07's model
+      echo "init=$runs/shipped_2eb4c07.pt model.skip_blocks=[${blocks//_/,}]" ;;  # with those blocks left out
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
