@@ -65,6 +65,11 @@ def network_ms(batch: int, calls: int = 50) -> float:
     return statistics.median(times)
 
 
+def refuse(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="a video file or a folder of frames")
@@ -72,9 +77,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (the CPU reference, preprocessing)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        sys.exit("error: no CUDA GPU visible to PyTorch: run this on a machine with one")
+        refuse("no CUDA GPU visible to PyTorch: run this on a machine with one (and PyTorch's CUDA build)")
     if not args.video.exists():
-        sys.exit(f"error: video not found: {args.video} (give --video PATH: a video file or a folder of frames)")
+        refuse(f"video not found: {args.video} (give --video PATH: a video file or a folder of frames)")
     print(f"GPU: {torch.cuda.get_device_name(0)}; PyTorch {torch.__version__}; video {args.video}")
     results = {}
     for name, overrides in SETTINGS.items():

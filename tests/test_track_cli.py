@@ -191,6 +191,31 @@ def test_bad_command_line_is_one_line(tmp_path, setting, message):
     assert re.match(message, result.stderr)
 
 
+def cuda_visible() -> bool:
+    import torch  # the training install is the tests' install; the tracking path itself must not import it
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(cuda_visible(), reason="a GPU is present: device=cuda works here")
+@pytest.mark.parametrize("runtime, message", [
+    ("torch", r"error: device=cuda but PyTorch sees no CUDA GPU .*: use device=cpu"),
+    ("onnxruntime", r"error: device=cuda needs onnxruntime-gpu .*`pip install onnxruntime-gpu`, or use device=cpu"),
+])
+def test_device_cuda_without_a_gpu_is_one_line(tmp_path, runtime, message):
+    video = write_blob_video(tmp_path / "clip.mp4", count=3)
+    result = run_cli(f"source={video}", "display=false", f"runtime={runtime}", "device=cuda", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and re.match(message, result.stderr), result.stderr
+
+
+@pytest.mark.skipif(cuda_visible(), reason="a GPU is present: the benchmark would run")
+def test_gpu_benchmark_without_a_gpu_is_one_line():
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_gpu.py")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no CUDA GPU visible to PyTorch") and result.stderr.count("\n") == 1
+
+
 def test_real_phone_video_runs_upright_and_prints_the_summary(tmp_path, checkpoint):
     video = shared_path("data", "webcam4", "videos", "2hand.mp4")
     result = run_cli(f"checkpoint={checkpoint}", f"source={video}", "display=false", "max_frames=12",
