@@ -172,3 +172,18 @@ def test_left_out_blocks_act_as_residual_blocks_whose_branch_adds_nothing(tmp_pa
 def test_only_residual_blocks_can_be_left_out():
     with pytest.raises(UserError, match=r"skip_blocks \[2\] cannot be left out .* residual blocks can, \[3, 5"):
         HeatmapNet(ModelConfig(stride=16, skip_blocks=[2, 13]))
+
+
+def test_fixed_norm_statistics_keep_running_statistics_while_scale_and_shift_learn():
+    torch.manual_seed(0)
+    model = HeatmapNet(ModelConfig(stride=16, fixed_norm_statistics=True)).train()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [m.running_mean.clone() for m in norms]
+    model(torch.randn(2, 3, 64, 64) * 3 + 1)["heatmap"].sum().backward()
+    assert norms and not any(m.training for m in norms)
+    assert all(torch.equal(m.running_mean, b) for m, b in zip(norms, before))
+    assert all(m.weight.grad is not None and m.weight.grad.abs().sum() > 0 for m in norms)
+    learning = HeatmapNet(ModelConfig(stride=16)).train()
+    learning(torch.randn(2, 3, 64, 64) * 3 + 1)
+    assert not torch.equal(next(m for m in learning.modules() if isinstance(m, torch.nn.BatchNorm2d)).running_mean,
+                           torch.zeros(32))  # without the setting the statistics move

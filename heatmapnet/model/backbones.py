@@ -43,7 +43,7 @@ class Backbone(nn.Module):
     """
 
     def __init__(self, pretrained_part: nn.Sequential, extra: nn.Module, stride: int, channels: int, freeze: bool,
-                 freeze_layers: int = 0):
+                 freeze_layers: int = 0, fixed_norm_statistics: bool = False):
         super().__init__()
         if not 0 <= freeze_layers <= len(pretrained_part):
             raise UserError(f"model.freeze_layers must be in [0, {len(pretrained_part)}] for this backbone, "
@@ -53,6 +53,7 @@ class Backbone(nn.Module):
         self.stride = stride
         self.channels = channels
         self.frozen_layers = len(pretrained_part) if freeze else freeze_layers
+        self.fixed_norm_statistics = fixed_norm_statistics
         for layer in self._frozen():
             layer.requires_grad_(False)
 
@@ -66,6 +67,10 @@ class Backbone(nn.Module):
             layer.eval()
         if len(frozen) == len(self.body):  # wholly frozen: the container too
             self.body.eval()
+        if self.fixed_norm_statistics:  # BatchNorm keeps its running statistics; its scale and shift still learn
+            for layer in self.modules():
+                if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                    layer.eval()
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,10 +97,12 @@ def vgg_extra_block(in_channels: int, channels: int = 512) -> nn.Sequential:
 
 
 def build_backbone(name: str, stride: int = 8, pretrained: str | None = None, freeze: bool = False,
-                   freeze_layers: int = 0, skip_blocks: tuple[int, ...] = ()) -> Backbone:
+                   freeze_layers: int = 0, skip_blocks: tuple[int, ...] = (),
+                   fixed_norm_statistics: bool = False) -> Backbone:
     """Build a truncated backbone. `pretrained`: None, "imagenet" (torchvision download) or a state-dict path;
     `freeze` freezes the whole pretrained part, `freeze_layers` its first N layers; `skip_blocks` leaves out
-    those residual layers (a cheaper network whose other layers keep their names, so trained weights still fit)."""
+    those residual layers (a cheaper network whose other layers keep their names, so trained weights still fit);
+    `fixed_norm_statistics` keeps every BatchNorm layer's running statistics as loaded during training."""
     if name not in SPECS:
         raise UserError(f"unknown backbone {name!r}: choose one of {', '.join(SPECS)}")
     spec = SPECS[name]
@@ -107,8 +114,9 @@ def build_backbone(name: str, stride: int = 8, pretrained: str | None = None, fr
         load_pretrained(full, spec, pretrained, cut)
     body = nn.Sequential(*without_blocks(list(full.features.children())[:cut], skip_blocks, name))
     if name == "vgg16":
-        return Backbone(body, vgg_extra_block(128, channels), stride, channels, freeze, freeze_layers)
-    return Backbone(body, nn.Identity(), stride, channels, freeze, freeze_layers)
+        return Backbone(body, vgg_extra_block(128, channels), stride, channels, freeze, freeze_layers,
+                        fixed_norm_statistics)
+    return Backbone(body, nn.Identity(), stride, channels, freeze, freeze_layers, fixed_norm_statistics)
 
 
 def load_pretrained(model: nn.Module, spec: BackboneSpec, pretrained: str, cut: int) -> None:

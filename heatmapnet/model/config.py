@@ -26,6 +26,7 @@ class ModelConfig:
     normalization: Normalization = field(default_factory=Normalization)
     freeze_backbone: bool = False
     freeze_layers: int = 0  # the first N pretrained layers stay as loaded (fine-tuning on a few hundred frames)
+    fixed_norm_statistics: bool = False  # BatchNorm running statistics stay as loaded while training (fine-tuning)
     skip_blocks: tuple[int, ...] = ()  # residual backbone layers left out: a cheaper network (issue 11's study)
     pretrained: str | None = None  # used only when the model is first built, never when loading a checkpoint
 
