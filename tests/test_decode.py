@@ -154,3 +154,22 @@ def test_bad_decode_settings_are_rejected():
         DecodeConfig(refine="centroid")
     with pytest.raises(ValueError, match="odd"):
         DecodeConfig(nms_kernel=4)
+
+
+def test_one_per_hand_drops_a_second_peak_inside_a_stronger_hand_only():
+    """A large hand with a second peak 3 cells from its centre (a V-sign's fingers) gives one detection;
+    a hand 8 cells away stays; without sizes nothing is dropped."""
+    logits = gaussian_logits([(5, 7, 0.95), (8, 7, 0.7), (16, 7, 0.9)], sigma=0.8)
+    size = np.full((1, 2, ROWS, COLS), 6.0, np.float32)  # hands 6 cells across
+
+    def found(radius, with_size=True):
+        return decode(logits, size if with_size else None, stride=16,
+                      config=DecodeConfig(threshold=0.3, one_per_hand=radius))[0]
+    assert len(found(0.0)) == 3  # off: the 3x3 NMS keeps all three peaks
+    kept = found(0.6)  # 3 cells = 0.5 hand sizes from the strongest: dropped; 11 cells: kept
+    assert len(kept) == 2 and np.allclose(sorted(kept[:, 0] / 16 - 0.5), [5, 16], atol=0.05)
+    assert len(found(0.4)) == 3  # 0.5 hand sizes lie beyond a 0.4 reach
+    assert len(found(2.0)) == 1  # a reach wider than the gap between hands merges them: why it is kept small
+    assert len(found(0.6, with_size=False)) == 3
+    with pytest.raises(ValueError, match="one_per_hand"):
+        DecodeConfig(one_per_hand=-0.1)

@@ -74,7 +74,8 @@ def accuracy(checkpoint: Path, name: str, options: dict) -> dict:
     """Per dataset F1 at the threshold with the best mean F1 over the four sets (the shipped model's rule),
     point AP, and false alarms on the hand-free crops at that threshold."""
     pooled = {dataset: PointMetrics() for dataset in DATASETS}
-    out = {dataset: REPO / "outputs" / "evaluate" / f"cheaper-{name}-{dataset}" for dataset in DATASETS}
+    folder = name.replace(" ", "-")
+    out = {dataset: REPO / "outputs" / "evaluate" / f"cheaper-{folder}-{dataset}" for dataset in DATASETS}
     val = {dataset: held_out(checkpoint, Path(options["data"]) / dataset, out[dataset], options["split_from"],
                              threads=options["threads"], pooled=pooled[dataset]) for dataset in DATASETS}
     threshold = threshold_sweep(pooled)["best"]

@@ -33,6 +33,7 @@ class DecodeConfig:
     top_k: int = 10
     nms_kernel: int = 3
     refine: str = "weighted"
+    one_per_hand: float = 0.0  # drop a peak closer than this many hand sizes to a stronger one (0: off)
 
     def __post_init__(self):
         if not 0.0 <= self.threshold <= 1.0:  # a sigmoid score: outside [0, 1] every peak or none passes
@@ -43,6 +44,8 @@ class DecodeConfig:
             raise ValueError(f"refine must be one of {REFINEMENTS}, got {self.refine!r}")
         if self.nms_kernel < 1 or self.nms_kernel % 2 == 0:
             raise ValueError(f"nms_kernel must be an odd positive integer, got {self.nms_kernel}")
+        if self.one_per_hand < 0:
+            raise ValueError(f"one_per_hand is a distance in hand sizes (0: off), got {self.one_per_hand}")
 
 
 def as_array(values) -> np.ndarray:
@@ -128,5 +131,21 @@ def decode(heatmap_logits, size=None, stride: int = 8, config: DecodeConfig = De
     results = []
     for b in range(prob.shape[0]):
         mine = rows[batch == b]
-        results.append(mine[np.argsort(-mine[:, 2], kind="stable")][: config.top_k])
+        ranked = mine[np.argsort(-mine[:, 2], kind="stable")]
+        results.append(one_per_hand(ranked, config.one_per_hand)[: config.top_k])
     return results
+
+
+def one_per_hand(ranked: np.ndarray, radius: float) -> np.ndarray:
+    """Detections (rows by descending score) without those whose centre lies within `radius` hand sizes
+    (sqrt(w*h)) of a stronger kept one: the second peaks a V-sign, a pointing finger or a large close hand
+    leaves beside its centre. Detections without a size are kept (no size, no evidence)."""
+    if radius <= 0 or len(ranked) < 2:
+        return ranked
+    reach = radius * np.sqrt(ranked[:, 3] * ranked[:, 4])
+    kept: list[int] = []
+    for i in range(len(ranked)):
+        distances = np.hypot(ranked[kept, 0] - ranked[i, 0], ranked[kept, 1] - ranked[i, 1])
+        if not (distances < reach[kept]).any():
+            kept.append(i)
+    return ranked[kept]

@@ -1,7 +1,7 @@
 """One training epoch and one validation pass; nothing about configs, files or logging."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from tqdm import tqdm
@@ -78,8 +78,7 @@ def validate(model, criterion, loader, device, stride: int, decode_config: Decod
     totals: dict[str, float] = {}
     steps = 0
     matches = []
-    ranking = DecodeConfig(threshold=min(RANKING_THRESHOLD, decode_config.threshold), top_k=decode_config.top_k,
-                           nms_kernel=decode_config.nms_kernel, refine=decode_config.refine)
+    ranking = replace(decode_config, threshold=min(RANKING_THRESHOLD, decode_config.threshold))
     for batch in tqdm(loader, desc="validate", unit="batch", disable=not show_progress, leave=False):
         stats.skipped += batch["skipped"]
         if "image" not in batch:
