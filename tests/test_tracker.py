@@ -244,3 +244,16 @@ def test_a_coasting_track_cannot_take_the_detection_of_a_hand_still_followed():
     history = [tracker.update(i / FPS, np.array(rows).reshape(-1, 5)) for i, rows in enumerate(frames)]
     id_a = track_near(history[4], (300, 300)).id
     assert track_near(history[-1], (300, 300)).id == id_a and not track_near(history[-1], (300, 300)).missed
+
+
+def test_a_second_peak_beside_a_tracked_hand_never_becomes_a_track_of_its_own():
+    """A V-sign's second peak 0.35 hand sizes from the hand's own, in every frame: one id with `spawn_gap`,
+    a ghost second id without it; a real second hand a hand size away still gets its own."""
+    frames = [[detection(100, 100), detection(100 + 0.35 * SIZE, 90, score=0.6)]] * 10
+    ids = lambda config: {t.id for tracks in run(MultiTracker(config), frames) for t in tracks}  # noqa: E731
+    assert ids(TrackerConfig()) == {1}
+    assert ids(TrackerConfig(spawn_gap=0)) == {1, 2}
+    apart = [[detection(100, 100), detection(100 + 1.2 * SIZE, 100)]] * 10
+    assert {t.id for t in run(MultiTracker(), apart)[-1]} == {1, 2}
+    with pytest.raises(ValueError, match="spawn_gap"):
+        TrackerConfig(spawn_gap=-1)

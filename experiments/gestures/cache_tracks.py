@@ -1,8 +1,8 @@
 """Run the tracker once over the gesture clips and the gesture-free footage, and cache the tracks.
 
 Writes `experiments/gestures/tracks/<model>/<set>/<clip>.jsonl` (git-ignored; `<model>` is the name and
-a hash of the model file, so a new model gets its own cache and the evaluation reruns on it) in the
-JSONL schema of track.py. Clips already cached are skipped.
+a hash of the model file and of the tracker's settings, so a new model or tracker gets its own cache and the
+evaluation reruns on it) in the JSONL schema of track.py. Clips already cached are skipped.
 
     python experiments/gestures/cache_tracks.py [--checkpoint PATH] [--data ../shared/data]
 """
@@ -14,6 +14,7 @@ import hashlib
 import json
 import sys
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
@@ -23,15 +24,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from heatmapnet.gestures.replay import track_records, write_jsonl  # noqa: E402
 from heatmapnet.pipeline import HandTracker, resolve_model  # noqa: E402
 from heatmapnet.sources.capture import ImageSource, open_source  # noqa: E402
+from heatmapnet.tracking.tracker import TrackerConfig  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WEBCAM10_FPS = 30.0  # the captures' camera rate; frame_index counts camera frames (thinned 1 in 3 or 5)
 
 
 def cache_folder(checkpoint) -> Path:
+    """The cache of one model tracked with today's tracker settings: either changing makes a new one."""
     model = resolve_model(checkpoint, "onnxruntime")
     digest = hashlib.sha1(model.read_bytes()).hexdigest()[:10]
-    return HERE / "tracks" / f"{model.stem}-{digest}"
+    tracker = hashlib.sha1(json.dumps(asdict(TrackerConfig()), sort_keys=True).encode()).hexdigest()[:6]
+    return HERE / "tracks" / f"{model.stem}-{digest}-tracker{tracker}"
 
 
 def egogestar_clips(data: Path):

@@ -6,8 +6,10 @@ settings work for a 320x240 webcam and a 4K video. Time steps come from frame ti
 dropped or irregular frames do not distort velocities.
 
 A new track is tentative until it has been matched in `min_hits` consecutive frames; only then
-does it get the next integer id. A confirmed track that finds no detection coasts on its
-prediction (reported with `missed=True`) for up to `max_age` frames and is dropped after that.
+does it get the next integer id. No track starts within `spawn_gap` hand sizes of another: there, an
+unmatched detection is a second peak of that hand (V-signs, pointing fingers), not a new hand. A confirmed
+track that finds no detection coasts on its prediction (reported with `missed=True`) for up to `max_age`
+frames and is dropped after that.
 
 A track continues only with a detection of a similar size (within `max_size_ratio` either way), so it
 does not jump to a face or to another hand at a different distance that happens to fall inside the gate.
@@ -38,6 +40,7 @@ class TrackerConfig:
     max_age: int = 10  # frames a confirmed track may coast without a detection before it is dropped
     gate: float = 1.0  # largest detection-to-prediction distance that may be associated, in hand sizes
     max_size_ratio: float = 1.5  # a detection this much larger or smaller than the track cannot continue it
+    spawn_gap: float = 0.5  # no new track starts within this many hand sizes of another (0: anywhere)
     measurement_noise: float = 0.05  # detector's position error (std), hand sizes
     acceleration_noise: float = 1.0  # unmodelled acceleration (std), hand sizes / s^2
     maneuver_threshold: float = 2.0  # innovation NIS above which that noise is boosted (2 = its mean)
@@ -53,6 +56,8 @@ class TrackerConfig:
             raise ValueError(f"need min_hits >= 1 and max_age >= 0, got {self.min_hits} and {self.max_age}")
         if not self.max_size_ratio >= 1:
             raise ValueError(f"need max_size_ratio >= 1, got {self.max_size_ratio}")
+        if self.spawn_gap < 0:
+            raise ValueError(f"spawn_gap is a distance in hand sizes (0: off), got {self.spawn_gap}")
         positive = ("gate", "measurement_noise", "acceleration_noise", "maneuver_threshold",
                     "size_measurement_noise", "size_noise",
                     "initial_speed", "fallback_size")
@@ -202,6 +207,8 @@ class MultiTracker:
                        if track.misses == 0 or (track.id is not None and track.misses <= self.config.max_age
                                                 and (frame_size is None or track.inside(frame_size)))]
         for index in unmatched:
+            if self.beside_a_track(detections[index]):
+                continue
             self.tracks.append(Track(t, detections[index], self.config))
             self.tracks[-1].detection = index
         for track in self.tracks:
@@ -209,6 +216,14 @@ class MultiTracker:
                 track.id = self.next_id
                 self.next_id += 1
         return sorted((track.as_hand() for track in self.tracks if track.id is not None), key=lambda hand: hand.id)
+
+    def beside_a_track(self, detection: np.ndarray) -> bool:
+        """Whether an unmatched detection lies within `spawn_gap` hand sizes of a track (one just started by a
+        stronger detection of this frame included): the second peak a V-sign, a pointing finger or a large
+        close hand leaves beside its own, not a new hand (a hand that comes close to a tracked one already has
+        its own track, and keeps it)."""
+        return any(np.hypot(*(detection[:2] - track.position)) < self.config.spawn_gap * track.size
+                   for track in self.tracks)
 
     def associate(self, detections: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
         """Minimum-cost assignment on distance in hand sizes; pairs beyond the gate, or whose sizes differ by
