@@ -10,7 +10,8 @@ parameters, FLOPs at 320x240, ONNX Runtime fp32 milliseconds per forward pass at
 sleeping, as the tracker runs it; median of `calls`, the networks measured in turns in this run) and, with
 `python -m heatmapnet.evaluate split=val split_from=...`, F1 on each dataset's held-out frames at the threshold with
 the best mean F1 over the four sets (the rule that chose the shipped threshold: training checkpoints carry no
-operating threshold of their own), point AP, and false alarms on hand-free crops of those frames at that threshold. Writes results.json and results.md here.
+operating threshold of their own), point AP, and false alarms on hand-free crops of those frames at that threshold.
+Writes results.json and results.md here.
 """
 from __future__ import annotations
 
