@@ -83,6 +83,8 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
         "move_0.5": (replace(base, move_speed=0.5), False, "as chosen, moving above 0.5 hand sizes/s (the default "
                                                            "before the detector's egocentric fine-tune)"),
         "move_1.0": (replace(base, move_speed=1.0), False, "as chosen, moving above 1.0 hand sizes/s"),
+        "min_distance_0.8": (replace(base, min_distance=0.8), False, "as chosen, strokes span 0.8 hand sizes"),
+        "min_distance_0.9": (replace(base, min_distance=0.9), False, "as chosen, strokes span 0.9 hand sizes"),
         "min_distance_1.5": (replace(base, min_distance=1.5), False, "as chosen, strokes span 1.5 hand sizes"),
         "shape_0.15": (replace(base, max_shape_distance=0.15), False, "as chosen, templates accepted up to 0.15"),
         "shape_0.2": (replace(base, max_shape_distance=0.2), False,
