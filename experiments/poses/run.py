@@ -83,9 +83,10 @@ def ms_per_hand(model: Path, threads: int, batch: int, repeats: int = 300) -> fl
     return 1000 * float(np.median(times)) / batch
 
 
-def hagrid1336_check(model: Path, detector, photos: set[str] | None = None) -> dict:
+def hagrid1336_check(model: Path, detector, photos: set[str] | None = None, enter: float | None = None) -> dict:
     """Gesture photos (all, or the paths in `photos`) through the shipped detector, crops cut around its
-    detections."""
+    detections. Each crop is named by the classifier's best class, or with `enter` as track.py names a single
+    detection (the best class if its probability reaches `enter`, else the garbage class)."""
     classifier = PoseClassifier(model, 2)
     classes = list(classifier.classes)
     info = classifier.info
@@ -105,7 +106,10 @@ def hagrid1336_check(model: Path, detector, photos: set[str] | None = None) -> d
         outcome = greedy_match(distances, allowed, np.ones(len(hands), bool))
         crops = np.stack([hand_crop(frame, x, y, w, h, info.crop_size, info.crop_scale)
                           for x, y, _, w, h in detections]) if len(detections) else np.zeros((0,))
-        calls = classifier(crops).argmax(1) if len(detections) else np.zeros(0, int)
+        probabilities = classifier(crops) if len(detections) else np.zeros((0, len(classes)))
+        calls = (probabilities.argmax(1) if enter is None else
+                 [PoseStabilizer(StabilizerConfig(enter=enter, exit=enter), none).single_frame(p)[0]
+                  for p in probabilities])
         false_alarm_calls += [int(c) for c, o in zip(calls, outcome) if o < 0]
         if gesture in classes:
             matched = [int(c) for c, o in zip(calls, outcome) if o == 0]
@@ -141,25 +145,26 @@ class RecordingStage(PoseStage):
     """Keeps every track's per-frame probabilities instead of labelling, to replay label rules on them."""
 
     def __call__(self, frame_bgr, result) -> None:
-        per_track, _ = self.probabilities(frame_bgr, result.tracks, np.zeros((0, 5)))  # tracks only
+        per_track, _ = self.probabilities(frame_bgr, result.tracks, result.detections)  # the tracks' are kept
         for track_id, probabilities in per_track.items():
             self.record.setdefault(track_id, []).append(probabilities)
 
 
-def label_changes(frames, model: Path, fps: float) -> tuple[dict, float]:
-    """Label changes over each track's classified frames, per-frame argmax ("raw") and through the stabiliser,
-    counted once a track has `window` frames (before that the stabiliser is filling its window); and the track
-    seconds counted."""
+def label_changes(frames, model: Path, fps: float, config: StabilizerConfig = StabilizerConfig()
+                  ) -> tuple[dict, float]:
+    """Label changes over each track's classified frames, per-frame argmax ("raw") and through the stabiliser
+    with `config`, counted once a track has `window` frames (before that the stabiliser is filling its window);
+    and the track seconds counted."""
     stage = RecordingStage(PoseClassifier(model, 1))
     stage.record = {}
     tracker = HandTracker(threads=2, stages=[stage])
     for index, frame in enumerate(frames):
         tracker.process(frame, index / fps)
-    settle = StabilizerConfig().window
+    settle = config.window
     changes = {"raw": 0, "stabilised": 0}
     track_seconds = 0.0
     for track_id, sequence in stage.record.items():
-        stabilizer = PoseStabilizer(StabilizerConfig(), stage.stabilizer.none_index)
+        stabilizer = PoseStabilizer(config, stage.stabilizer.none_index)
         labels = {"raw": [int(np.argmax(p)) for p in sequence],
                   "stabilised": [stabilizer.update(track_id, p)[0] for p in sequence]}
         for name, sequence_labels in labels.items():
@@ -174,13 +179,16 @@ def rates(changes: dict, seconds: float) -> dict:
             **{f"changes_per_second_{name}": round(count / max(seconds, 1e-9), 3) for name, count in changes.items()}}
 
 
-def flicker(model: Path, photos: int = 12, seconds: float = 2.0, fps: float = 30.0) -> dict:
-    """Still footage made from photos, and a real webcam video of a moving hand (webcam4's 1hand.mp4)."""
+def flicker(model: Path, photos: int = 12, seconds: float = 2.0, fps: float = 30.0,
+            config: StabilizerConfig = StabilizerConfig()) -> dict:
+    """Still footage made from photos, and a real webcam video of a moving hand (webcam4's 1hand.mp4), with the
+    stabiliser's `config`."""
     rng = np.random.default_rng(0)
     samples = [s for s in CocoReader().read(DATA / "hagrid1336") if len(s.hands) == 1][::80][:photos]
     total, track_seconds = {"raw": 0, "stabilised": 0}, 0.0
     for sample in samples:
-        changes, spent = label_changes(still_footage(cv2.imread(sample.image_path), int(seconds * fps), rng), model, fps)
+        changes, spent = label_changes(still_footage(cv2.imread(sample.image_path), int(seconds * fps), rng), model,
+                                       fps, config)
         total = {name: total[name] + changes[name] for name in total}
         track_seconds += spent
     capture = cv2.VideoCapture(str(DATA / "webcam4" / "videos" / "1hand.mp4"))
@@ -190,7 +198,7 @@ def flicker(model: Path, photos: int = 12, seconds: float = 2.0, fps: float = 30
         frames.append(read[1])
     capture.release()
     return {"still_photos": len(samples), "still": rates(total, track_seconds),
-            "webcam4_1hand": {"frames": len(frames), **rates(*label_changes(frames, model, video_fps))}}
+            "webcam4_1hand": {"frames": len(frames), **rates(*label_changes(frames, model, video_fps, config))}}
 
 
 def write_readme_section(results: dict) -> None:
