@@ -21,37 +21,30 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as track.py sets it
 
 import torch  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import track  # noqa: E402
+from bench_track import BARE, end_to_end  # noqa: E402  (the same track.py loop as the CPU benchmark)
 from heatmapnet.errors import UserError  # noqa: E402
 from heatmapnet.model.checkpoint import load_model  # noqa: E402
+from heatmapnet.pipeline import shipped_model  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "webcam4" / "videos" / "volctl.mp4"
-BARE = ("pose=null", "keypoints=null", "gestures=null")
-SETTINGS = {  # name -> track.py overrides
-    "torch cpu, batch 1": ("runtime=torch", "device=cpu", *BARE),
-    "torch cuda, batch 1": ("runtime=torch", "device=cuda", *BARE),
-    "torch cuda, batch 8": ("runtime=torch", "device=cuda", "batch=8", *BARE),
-    "torch cuda, batch 32": ("runtime=torch", "device=cuda", "batch=32", *BARE),
-    "torch cuda, batch 8, 640x480": ("runtime=torch", "device=cuda", "batch=8", "input_size=[640,480]", *BARE),
-    "torch cuda, batch 1, + keypoints": ("runtime=torch", "device=cuda", "pose=null", "gestures=null"),
-    "onnxruntime cuda, batch 1": ("runtime=onnxruntime", "device=cuda", *BARE),
+SETTINGS = {  # name -> runtime, track.py overrides
+    "torch cpu, batch 1": ("torch", ("device=cpu", *BARE)),
+    "torch cuda, batch 1": ("torch", ("device=cuda", *BARE)),
+    "torch cuda, batch 8": ("torch", ("device=cuda", "batch=8", *BARE)),
+    "torch cuda, batch 32": ("torch", ("device=cuda", "batch=32", *BARE)),
+    "torch cuda, batch 8, 640x480": ("torch", ("device=cuda", "batch=8", "input_size=[640,480]", *BARE)),
+    "torch cuda, batch 1, + keypoints": ("torch", ("device=cuda", "pose=null", "gestures=null")),
+    "onnxruntime cuda, batch 1": ("onnxruntime", ("device=cuda", *BARE)),
 }
-
-
-def end_to_end(video: Path, threads: int, overrides: tuple[str, ...]) -> dict:
-    with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
-        cfg = compose("track", overrides=[f"source={video}", f"threads={threads}", "display=false", *overrides])
-    return track.track(cfg)
 
 
 def network_ms(batch: int, calls: int = 50) -> float:
     """The shipped network's forward pass on the GPU, per frame, at 320x240."""
-    model, _ = load_model(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt", "cuda")
+    model, _ = load_model(shipped_model("torch"), "cuda")
     images = torch.rand(batch, 3, 240, 320, device="cuda")
     times = []
     with torch.inference_mode():
@@ -82,11 +75,11 @@ def main() -> None:
         refuse(f"video not found: {args.video} (give --video PATH: a video file or a folder of frames)")
     print(f"GPU: {torch.cuda.get_device_name(0)}; PyTorch {torch.__version__}; video {args.video}")
     results = {}
-    for name, overrides in SETTINGS.items():
+    for name, (runtime, overrides) in SETTINGS.items():
         runs = []
         for _ in range(args.repeats):
             try:
-                runs.append(end_to_end(args.video, args.threads, overrides))
+                runs.append(end_to_end(shipped_model(runtime), runtime, args.video, args.threads, overrides))
             except (UserError, ImportError) as error:
                 print(f"{name}: error: {error}")
                 break

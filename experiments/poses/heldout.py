@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from experiments.poses.run import DATA, HERE, flicker, hagrid1336_check  # noqa: E402
+from experiments.poses.run import DATA, HERE, classified_photos, flicker, hagrid1336_check  # noqa: E402
 from heatmapnet.cli import parse_options, run_tool  # noqa: E402
 from heatmapnet.evaluate.run import parse_args, training_split  # noqa: E402
 from heatmapnet.pipeline import HandTracker  # noqa: E402
@@ -39,7 +39,8 @@ def main(argv: list[str]) -> None:
     held_out = training_split(parse_args([f"checkpoint={options['detector']}", f"data={root}", "split=val",
                                           *split_from]), root)
     detector = HandTracker(options["detector"], threads=2).detector
-    check = hagrid1336_check(Path(options["pose"]), detector, {s.image_path for s in held_out})
+    classified = classified_photos(Path(options["pose"]), detector, {s.image_path for s in held_out})
+    check = hagrid1336_check(classified)
     title = (f"shipped pose model on {check['count']} held-out hagrid1336 hands via the shipped detector: accuracy "
              f"{check['accuracy']:.3f}, {check['accuracy_detected']:.3f} on the {check['count'] - check['missed']} "
              f"detected; {check['false_detections_none']:.2f} of {check['false_detections']} false detections and "
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> None:
             f"relaxed hands named `none` ({check['relaxed_hands']}) | "
             "a moving hand's label changes / s (webcam4 1hand) |", "|---|---|---|---|---|---|"]
     for enter in ENTER_SWEEP:
-        named = hagrid1336_check(Path(options["pose"]), detector, {s.image_path for s in held_out}, enter)
+        named = hagrid1336_check(classified, enter)
         config = replace(StabilizerConfig(), enter=enter, exit=min(StabilizerConfig().exit, enter))
         moving = flicker(Path(options["pose"]), photos=0, config=config)["webcam4_1hand"]
         rows.append(f"| {enter:g}{' (default)' if enter == StabilizerConfig().enter else ''} | "

@@ -83,23 +83,16 @@ def ms_per_hand(model: Path, threads: int, batch: int, repeats: int = 300) -> fl
     return 1000 * float(np.median(times)) / batch
 
 
-def hagrid1336_check(model: Path, detector, photos: set[str] | None = None, enter: float | None = None) -> dict:
-    """Gesture photos (all, or the paths in `photos`) through the shipped detector, crops cut around its
-    detections. Each crop is named by the classifier's best class, or with `enter` as track.py names a single
-    detection (the best class if its probability reaches `enter`, else the garbage class). Photos with one
-    labelled hand give the accuracy and the false detections; photos with two give the relaxed hands (HaGRID's
-    `no_gesture` hand beside the gesturing one: of the two, the one less like the photo's gesture)."""
+def classified_photos(model: Path, detector, photos: set[str] | None = None) -> dict:
+    """Gesture photos with one or two labelled hands (all, or the paths in `photos`) through the shipped detector:
+    per photo its gesture, how many hands are labelled, which hand each detection matched (-1: none) and the class
+    probabilities of the crop cut around each detection. Classified once, named by `hagrid1336_check`."""
     classifier = PoseClassifier(model, 2)
-    classes = list(classifier.classes)
-    info = classifier.info
-    none = classes.index(info.none_class)
-    columns = classes + [MISSED]
-    truth, predicted, false_alarm_calls, relaxed_calls = [], [], [], []
+    classes, info = list(classifier.classes), classifier.info
     samples = [s for s in CocoReader().read(DATA / "hagrid1336")
                if len(s.hands) in (1, 2) and (photos is None or s.image_path in photos)]
-    gestures = {s.image_path: Path(s.image_path).name.rsplit("_", 1)[0] for s in samples}
+    found = []
     for sample in samples:
-        gesture = gestures[sample.image_path]
         frame = cv2.imread(sample.image_path)
         detections = detector(frame)
         hands = [Hand(h.x, h.y, h.w, h.h) for h in sample.hands]
@@ -109,10 +102,24 @@ def hagrid1336_check(model: Path, detector, photos: set[str] | None = None, ente
         crops = np.stack([hand_crop(frame, x, y, w, h, info.crop_size, info.crop_scale)
                           for x, y, _, w, h in detections]) if len(detections) else np.zeros((0,))
         probabilities = classifier(crops) if len(detections) else np.zeros((0, len(classes)))
-        calls = (probabilities.argmax(1) if enter is None else
-                 [PoseStabilizer(StabilizerConfig(enter=enter, exit=enter), none).single_frame(p)[0]
-                  for p in probabilities])
-        if len(hands) == 2:
+        found.append((Path(sample.image_path).name.rsplit("_", 1)[0], len(hands), outcome, probabilities))
+    return {"classes": classes, "none": classes.index(info.none_class), "photos": found}
+
+
+def hagrid1336_check(classified: dict, enter: float | None = None) -> dict:
+    """Accuracy, false detections and relaxed hands of `classified_photos`. Each crop is named by its best class,
+    or with `enter` as track.py names a single detection (the best class if its probability reaches `enter`, else
+    the garbage class). Photos with one labelled hand give the accuracy and the false detections; photos with two
+    give the relaxed hands (HaGRID's `no_gesture` hand beside the gesturing one: of the two, the one less like the
+    photo's gesture)."""
+    classes, none = classified["classes"], classified["none"]
+    namer = None if enter is None else PoseStabilizer(StabilizerConfig(enter=enter, exit=enter), none)
+    columns = classes + [MISSED]
+    truth, predicted, false_alarm_calls, relaxed_calls = [], [], [], []
+    for gesture, hand_count, outcome, probabilities in classified["photos"]:
+        calls = (probabilities.argmax(1) if namer is None else
+                 [namer.single_frame(p)[0] for p in probabilities])
+        if hand_count == 2:
             found = {int(o): row for row, o in enumerate(outcome) if o >= 0}
             if gesture in classes and len(found) == 2:
                 relaxed = min(found.values(), key=lambda row: probabilities[row, classes.index(gesture)])
@@ -254,7 +261,7 @@ def main(argv: list[str]) -> None:
                 continue
         entry = {"val": report["val"], "train_seconds": report["train_seconds"],
                  "ms": {f"threads{t}_batch{b}": round(ms_per_hand(model, t, b), 3) for t in (1, 2) for b in (1, 2)}}
-        check = hagrid1336_check(model, detector)
+        check = hagrid1336_check(classified_photos(model, detector))
         confusion_png(check.pop("matrix"), check["classes"], HERE / f"hagrid1336_{name}.png",
                       f"{name} on hagrid1336 via our detector: accuracy {check['accuracy']:.3f}")
         entry["hagrid1336"] = check

@@ -19,7 +19,7 @@ class HeatmapNet(nn.Module):
         super().__init__()
         self.config = config
         self.backbone = build_backbone(config.backbone, config.stride, config.pretrained, config.freeze_backbone,
-                                       config.freeze_layers, tuple(config.skip_blocks), config.fixed_norm_statistics)
+                                       config.freeze_layers, config.skip_blocks, config.fixed_norm_statistics)
         self.stride = self.backbone.stride
         self.heatmap_head = nn.Conv2d(self.backbone.channels, 1, kernel_size=1)
         nn.init.normal_(self.heatmap_head.weight, std=0.01)

@@ -251,9 +251,10 @@ def output_folder(cfg) -> Path:
     return Path(cfg.out_dir)
 
 
-def same_layout_weights(path, model_config: ModelConfig, verb: str) -> dict:
+def same_layout_weights(path, model_config: ModelConfig, verb: str, slimmer: bool = False) -> dict:
     """A checkpoint's payload, refused in one line when it holds another network than the config builds
-    (backbone and stride; input size and normalisation may differ: they do not change the weights)."""
+    (backbone and stride; input size and normalisation may differ: they do not change the weights). Its left-out
+    blocks (`model.skip_blocks`) must be the config's, or with `slimmer` among them (the config may leave out more)."""
     payload = read_checkpoint(path)
     saved = ModelConfig.from_dict({**payload["model_config"], "pretrained": None})
     layout = ("backbone", "stride", "size_head")
@@ -262,17 +263,20 @@ def same_layout_weights(path, model_config: ModelConfig, verb: str) -> dict:
                         f"(size head {saved.size_head}), the config asks for {model_config.backbone} "
                         f"stride-{model_config.stride} (size head {model_config.size_head}); choose the matching "
                         f"model=... or another checkpoint")
+    missing = sorted(set(saved.skip_blocks) - set(model_config.skip_blocks))
+    if slimmer and missing:
+        raise UserError(f"cannot {verb} {path}: it has no weights for its left-out blocks {missing}; skip them "
+                        f"too (model.skip_blocks)")
+    if not slimmer and saved.skip_blocks != model_config.skip_blocks:
+        raise UserError(f"cannot {verb} {path}: it leaves out blocks {list(saved.skip_blocks)}, the config "
+                        f"{list(model_config.skip_blocks)}; give the same model.skip_blocks")
     return payload
 
 
 def init_from(path, model, model_config: ModelConfig) -> None:
     """Start from a trained checkpoint's weights (fine-tuning), with a fresh optimiser and schedule. A network
     that leaves out more residual blocks (`model.skip_blocks`) than the checkpoint's starts from its other layers."""
-    payload = same_layout_weights(path, model_config, "start from")
-    saved_skips = set(payload["model_config"].get("skip_blocks") or ())
-    if not saved_skips <= set(model_config.skip_blocks):
-        raise UserError(f"cannot start from {path}: it has no weights for its left-out blocks "
-                        f"{sorted(saved_skips - set(model_config.skip_blocks))}; skip them too (model.skip_blocks)")
+    payload = same_layout_weights(path, model_config, "start from", slimmer=True)
     wanted = model.state_dict()
     model.load_state_dict({key: value for key, value in payload["state_dict"].items() if key in wanted})
     left_out = f" (leaving out blocks {list(model_config.skip_blocks)})" if model_config.skip_blocks else ""
@@ -283,10 +287,6 @@ def resume_from(path, model, optimizer, scheduler, model_config: ModelConfig) ->
     """Restore weights, optimiser state, epoch, best F1 and training seconds so far; refuse a checkpoint of
     another model layout."""
     payload = same_layout_weights(path, model_config, "resume from")
-    saved_skips = tuple(payload["model_config"].get("skip_blocks") or ())
-    if saved_skips != model_config.skip_blocks:
-        raise UserError(f"cannot resume from {path}: it leaves out blocks {list(saved_skips)}, the config "
-                        f"{list(model_config.skip_blocks)}; give the same model.skip_blocks")
     model.load_state_dict(payload["state_dict"])
     state = payload.get("training_state") or {}
     if "optimizer" in state:
