@@ -135,8 +135,8 @@ def test_a_batch_decodes_each_image_separately():
 
 @pytest.mark.parametrize("kernel", [1, 3, 5, 7])
 def test_peak_nms_equals_scipys_maximum_filter_including_borders_and_ties(kernel):
-    """The NMS moved from scipy.ndimage to OpenCV's dilation (scipy left the tracking install): the same
-    peaks on maps of every size down to one cell, with maxima on the borders and plateaus of equal cells."""
+    """The NMS moved from scipy.ndimage (which left the tracking install) to OpenCV's dilation, then to NumPy: the
+    same peaks on maps of every size down to one cell, with maxima on the borders and plateaus of equal cells."""
     rng = np.random.default_rng(kernel)
     for trial in range(200):
         shape = (rng.integers(1, 4), 1, rng.integers(1, ROWS + 1), rng.integers(1, COLS + 1))

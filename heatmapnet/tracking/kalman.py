@@ -15,6 +15,7 @@ import numpy as np
 
 POSITION = [0, 1]  # rows of the state a detection measures without a size head
 POSITION_AND_SIZE = [0, 1, 4, 5]  # ... and with one
+OBSERVATIONS = {tuple(rows): np.eye(6)[rows] for rows in (POSITION, POSITION_AND_SIZE)}  # built once, used per update
 
 
 def transition(dt: float) -> np.ndarray:
@@ -51,12 +52,13 @@ class ConstantVelocityKalman:
                                                                              size_variance_rate)
 
     def update(self, measured: np.ndarray, rows: list[int], noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Correct with a measurement of the state `rows` whose error covariance is `noise`.
+        """Correct with a measurement of the state `rows` (POSITION or POSITION_AND_SIZE) whose error covariance
+        is `noise`.
 
         Returns the innovation (measured - predicted) and its covariance, from which a caller judges how
         surprising the measurement was.
         """
-        observe = np.eye(6)[rows]
+        observe = OBSERVATIONS[tuple(rows)]
         innovation = np.asarray(measured, np.float64) - observe @ self.state
         projected = self.covariance @ observe.T
         innovation_covariance = observe @ projected + noise
