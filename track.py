@@ -188,7 +188,7 @@ def track(cfg: DictConfig) -> dict:
     elapsed = time.perf_counter() - start
     summary = {"frames": frames, "seconds": elapsed, "fps": frames / elapsed, "dropped": capture.dropped,
                "frames_missing": source.frames_missing, "interrupted": interrupted, "reader_gone": reader_gone, "source": source.description,
-               "runtime": tracker.runtime.name,
+               "runtime": tracker.runtime.name, "model": tracker.model_path.name,
                "ms": {"read": 1000 * capture.read_seconds / max(capture.frames_read, 1),
                       **{stage: 1000 * seconds / max(frames, 1) for stage, seconds in clock.seconds.items()}}}
     report(summary)
@@ -200,7 +200,7 @@ def report(summary: dict) -> None:
         print(f"stopped: {summary['reader_gone']}", file=sys.stderr)
     print(f"{'interrupted after' if summary['interrupted'] else 'tracked'} {summary['frames']} frames from "
           f"{summary['source']} in {summary['seconds']:.1f} s: {summary['fps']:.1f} FPS mean "
-          f"({summary['runtime']}), {summary['dropped']} dropped"
+          f"({summary['runtime']}, {summary['model']}), {summary['dropped']} dropped"
           + (f", {summary['frames_missing']} missing (the source ended early)" if summary["frames_missing"] else ""),
           file=sys.stderr)
     print("ms per frame: " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in summary["ms"].items())

@@ -5,8 +5,9 @@
 
 Everything is measured in this run, on this machine, at 320x240 on a video file, no display:
 - end-to-end frames per second of `track.py`'s own loop (read on the capture thread -> preprocess -> model ->
-  decode -> track) for PyTorch eager, ONNX Runtime fp32 (the default) and ONNX Runtime int8, in interleaved
-  repeats (median reported), with each one's milliseconds per stage;
+  decode -> track) for PyTorch eager and the shipped model's ONNX Runtime fp32 and int8 copies (`precision=auto`,
+  the default, takes int8 on CPUs with VNNI and fp32 elsewhere), in interleaved repeats (median reported), with
+  each one's milliseconds per stage;
 - MediaPipe Hands' own video mode on the same frames, when a Python with `mediapipe` is given
   (`--mediapipe-python`; it is not a dependency of this project), and the ratio to it;
 - the network's FLOPs at 320x240, the GFLOP/s ONNX Runtime achieves, and this machine's float32 matmul rate
@@ -45,9 +46,8 @@ from helpers_video import write_blob_video, write_video  # noqa: E402  (the test
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 import track  # noqa: E402
-from heatmapnet.export.quantize import quantize_model  # noqa: E402
 from heatmapnet.model.checkpoint import load_model  # noqa: E402
-from heatmapnet.pipeline import shipped_model  # noqa: E402
+from heatmapnet.pipeline import chosen_precision, shipped_model  # noqa: E402
 from heatmapnet.runtime.onnx_format import INPUT  # noqa: E402
 from heatmapnet.runtime.onnx_runtimes import graph_input  # noqa: E402
 from heatmapnet.runtime.preprocess import FrameTransform  # noqa: E402
@@ -88,11 +88,12 @@ def benchmark_video(folder: Path, source: Path | None, frames: int) -> Path:
 BARE = ("pose=null", "keypoints=null", "gestures=null")  # read -> preprocess -> model -> decode -> track only
 
 
-def end_to_end(checkpoint: Path, runtime: str, video: Path, threads: int, stages: tuple[str, ...] = BARE) -> dict:
+def end_to_end(checkpoint: Path | None, runtime: str, video: Path, threads: int,
+               stages: tuple[str, ...] = BARE) -> dict:
     """track.py's loop over the whole video (no window, no outputs; by default without the stages after
-    tracking); returns its summary."""
-    overrides = [f"checkpoint={checkpoint}", f"runtime={runtime}", f"source={video}", f"threads={threads}",
-                 "display=false", *stages]
+    tracking; checkpoint None: track.py's default model); returns its summary."""
+    model = [f"checkpoint={checkpoint}"] if checkpoint is not None else []
+    overrides = [*model, f"runtime={runtime}", f"source={video}", f"threads={threads}", "display=false", *stages]
     with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
         return track.track(compose("track", overrides=overrides))
 
@@ -208,6 +209,8 @@ def main() -> None:
     args = parser.parse_args()
 
     checkpoint, onnx_model = shipped_model("torch"), shipped_model("onnxruntime")
+    int8 = shipped_model("onnxruntime", "int8")
+    chosen = chosen_precision("auto", None, "onnxruntime", "cpu")  # what track.py runs by default on this CPU
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}, "
           f"onnxruntime {onnxruntime.__version__}, opencv {cv2.__version__}; {args.threads} threads; "
           f"model {onnx_model.name} (320x240 input)")
@@ -216,15 +219,11 @@ def main() -> None:
         source = args.video or (REAL_VIDEO if REAL_VIDEO.is_file() else None)
         video = benchmark_video(folder, source, args.frames)
         print(f"video: {source or 'generated blob clip'} -> {args.frames} frames at {WIDTH}x{HEIGHT}")
-        capture = cv2.VideoCapture(str(video))
-        frames = [capture.read()[1] for _ in range(min(args.frames, 300))]
-        calibration = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in frames[::15]]
-        int8 = quantize_model(onnx_model, folder / "heatmapnet.int8.onnx", calibration)
         contenders = {"torch eager": (checkpoint, "torch", BARE),
-                      "ONNX Runtime fp32 (default)": (onnx_model, "onnxruntime", BARE),
+                      "ONNX Runtime fp32": (onnx_model, "onnxruntime", BARE),
                       "ONNX Runtime int8": (int8, "onnxruntime", BARE),
-                      "fp32 + keypoints": (onnx_model, "onnxruntime", ("pose=null", "gestures=null")),
-                      "fp32 + pose, keypoints, gestures": (onnx_model, "onnxruntime", ())}
+                      f"default ({chosen}) + keypoints": (None, "onnxruntime", ("pose=null", "gestures=null")),
+                      f"default ({chosen}) + pose, keypoints, gestures": (None, "onnxruntime", ())}
         runs: dict[str, list[dict]] = defaultdict(list)
         for repeat in range(args.repeats):
             for label, (model, runtime, stages) in contenders.items():
@@ -250,22 +249,23 @@ def main() -> None:
 
     print("\nend to end, track.py's loop (median of repeats; the last two rows with stages after tracking: "
           "keypoints alone, then all the defaults):")
-    print(f"  {'runtime':<32} {'FPS':>6}  ms per stage")
+    print(f"  {'runtime':<44} {'FPS':>6}  ms per stage")
     medians = {}
     for label, summaries in runs.items():
         best = sorted(summaries, key=lambda summary: summary["fps"])[len(summaries) // 2]
         medians[label] = best["fps"]
         stages = ", ".join(f"{stage} {ms:.2f}" for stage, ms in best["ms"].items() if stage != "draw")
-        print(f"  {label:<32} {best['fps']:>6.1f}  {stages}")
-    default = medians["ONNX Runtime fp32 (default)"]
+        print(f"  {label:<44} {best['fps']:>6.1f}  {stages}")
+    default, fp32 = medians[f"ONNX Runtime {chosen}"], medians["ONNX Runtime fp32"]
+    print(f"  the default path (precision=auto) on this CPU: ONNX Runtime {chosen}")
     for complexity, fps in mediapipe.items():
         if fps:
-            print(f"  {'MediaPipe Hands, complexity ' + str(complexity):<32} {fps:>6.1f}  (its own video mode, "
+            print(f"  {'MediaPipe Hands, complexity ' + str(complexity):<44} {fps:>6.1f}  (its own video mode, "
                   f"same frames); the default path is {default / fps:.1f}x its rate")
     if not mediapipe:
         print("  MediaPipe Hands: not measured (give --mediapipe-python, a Python with `pip install mediapipe`)")
-    print(f"  ratios: ONNX Runtime fp32 / torch {default / medians['torch eager']:.1f}x, "
-          f"int8 / fp32 {medians['ONNX Runtime int8'] / default:.2f}x")
+    print(f"  ratios: ONNX Runtime fp32 / torch {fp32 / medians['torch eager']:.1f}x, "
+          f"int8 / fp32 {medians['ONNX Runtime int8'] / fp32:.2f}x")
     print(f"\nnetwork: {flops / 1e9:.3f} GFLOP per frame at {WIDTH}x{HEIGHT}; ONNX Runtime fp32 {model_ms:.2f} ms "
           f"= {flops / model_ms / 1e6:.0f} GFLOP/s, int8 {int8_ms:.2f} ms; this machine's float32 matmul at "
           f"{args.threads} threads: {matmul:.0f} GFLOP/s (the network reaches {flops / model_ms / 1e6 / matmul:.0%})")

@@ -11,9 +11,11 @@ import pytest
 from conftest import REPO
 from helpers_video import write_blob_video
 
-from heatmapnet.pipeline import HandTracker, shipped_model
+from heatmapnet import pipeline
+from heatmapnet.errors import UserError
+from heatmapnet.pipeline import HandTracker, chosen_precision, shipped_model
 from heatmapnet.runtime.detector import HandDetector
-from heatmapnet.runtime.runtimes import open_runtime
+from heatmapnet.runtime.runtimes import has_int8_dot_product, open_runtime
 
 TRAINING_ONLY = ("torch", "scipy", "filterpy", "matplotlib")
 ASSERT_NONE_LOADED = f"""
@@ -38,7 +40,26 @@ runpy.run_path({str(REPO / 'track.py')!r}, run_name="__main__")
     result = run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 8
-    assert "(onnxruntime)" in result.stderr
+    default = "heatmapnet.int8.onnx" if has_int8_dot_product() else "heatmapnet.onnx"  # precision=auto
+    assert f"(onnxruntime, {default})" in result.stderr
+
+
+def test_auto_precision_takes_the_int8_copy_only_for_the_shipped_model_on_a_vnni_cpu(monkeypatch, tmp_path):
+    for vnni, expected in ((True, "heatmapnet.int8.onnx"), (False, "heatmapnet.onnx")):
+        monkeypatch.setattr(pipeline, "has_int8_dot_product", lambda: vnni)
+        assert HandTracker().model_path.name == expected
+        assert HandTracker(precision="fp32").model_path.name == "heatmapnet.onnx"
+        assert HandTracker(precision="int8").model_path.name == "heatmapnet.int8.onnx"
+        # your own checkpoint, PyTorch, a GPU: as given (no int8 copy of theirs exists, or it would not help)
+        assert chosen_precision("auto", "mine.onnx", "onnxruntime", "cpu") == "fp32"
+        assert chosen_precision("auto", None, "torch", "cpu") == "fp32"
+        assert chosen_precision("auto", None, "onnxruntime", "cuda") == "fp32"
+    with pytest.raises(UserError, match="precision must be one of auto, fp32, int8"):
+        HandTracker(precision="fp16")
+    monkeypatch.setattr(pipeline, "has_int8_dot_product", lambda: True)
+    monkeypatch.setattr(pipeline, "SHIPPED", tmp_path)  # a release removed the int8 copy of the model it replaced
+    (tmp_path / "heatmapnet.onnx").write_bytes(b"")
+    assert chosen_precision("auto", None, "onnxruntime", "cpu") == "fp32"
 
 
 def test_api_annotator_and_onnx_evaluation_never_import_the_training_install(tmp_path):

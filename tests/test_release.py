@@ -40,6 +40,19 @@ def test_release_drops_training_state_and_ships_the_validation_threshold(trained
         assert torch.equal(loaded(image)["heatmap"], model.eval()(image)["heatmap"])
 
 
+def test_a_release_removes_the_int8_copy_of_the_model_it_replaces(trained, tmp_path, capsys):
+    """precision=auto runs heatmapnet.int8.onnx where it exists: after a release it would be another model's."""
+    path, _ = trained
+    out = tmp_path / "shipped" / "heatmapnet.pt"
+    out.parent.mkdir()
+    stale = out.parent / "heatmapnet.int8.onnx"
+    stale.write_bytes(b"the previous model, quantised")
+    release(path, out)
+    assert not stale.exists() and (out.parent / "heatmapnet.onnx").is_file()
+    err = capsys.readouterr().err
+    assert f"removed {stale}" in err and "python -m heatmapnet.export.quantize" in err
+
+
 def test_an_explicit_threshold_overrides_the_validation_one(trained, tmp_path, capsys):
     path, _ = trained
     assert run_tool(main, [f"checkpoint={path}", f"out={tmp_path / 'a.pt'}", "threshold=0.45", "refine=argmax"]) == 0

@@ -27,6 +27,18 @@ def default_threads() -> int:
     return max(1, min(8, available))
 
 
+def has_int8_dot_product() -> bool:
+    """Whether this CPU has x86's VNNI int8 dot-product instructions (AVX-512 VNNI or AVX-VNNI), read from
+    /proc/cpuinfo (False where that cannot be read). ONNX Runtime's u8 x s8 kernels need them to run int8
+    models fast and without saturating: its documentation warns of overflow on x86 CPUs without them."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            flags = next((line for line in file if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
 class Runtime:
     """Common attributes: `model_config` (input size, stride, normalisation) and the model's `decode`."""
 

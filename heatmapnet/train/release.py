@@ -20,6 +20,7 @@ from pathlib import Path
 
 from heatmapnet.cli import REQUIRED, parse_options, run_tool
 from heatmapnet.errors import UserError
+from heatmapnet.export.quantize import int8_name
 from heatmapnet.export.to_onnx import export_model
 from heatmapnet.model.checkpoint import load_model, save_checkpoint
 from heatmapnet.runtime.decode import checked_refine
@@ -59,6 +60,12 @@ def release(checkpoint, out, threshold: str = "validation", refine: str | None =
     save_checkpoint(out, model, decode, {**meta, "released_from": str(checkpoint), "threshold_source": threshold})
     if onnx:
         export_model(out, onnx_copy(out))
+    stale = int8_name(onnx_copy(out))
+    if stale.exists():  # an int8 copy of the model just replaced: precision=auto would run it on VNNI CPUs
+        stale.unlink()
+        print(f"removed {stale}, the int8 copy of the replaced model; make a new one with `python -m "
+              f"heatmapnet.export.quantize model={onnx_copy(out)} data=FOLDER` (until then track.py runs fp32)",
+              file=sys.stderr)
     return decode
 
 
