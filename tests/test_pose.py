@@ -140,9 +140,12 @@ def test_a_detection_shares_its_track_crop_and_other_detections_get_their_own(tr
     confirmed = [r for r in results if any(not t.missed for t in r.tracks)]
     assert confirmed and len(confirmed) < len(results)  # frames before and after the track is confirmed
     assert classifier.batches == [len(r.detections) for r in results]  # one crop per hand, never two
+    single_frame = []  # the tracked detection's own label (its crop, no history), beside the track's smoothed one
     for result in confirmed:
         track, = result.tracks
-        assert result.detection_extras[track.detection]["pose"] == "fist" == result.extras[track.id]["pose"]
+        assert result.extras[track.id]["pose"] == "fist"
+        single_frame.append(result.detection_extras[track.detection]["pose"])
+    assert single_frame.count("fist") >= 0.8 * len(single_frame), single_frame
     # a frame with the tracked hand's detection and a false alarm on the empty backdrop
     frame = next(pose_frames("fist", 1, seed=6))
     hand, = confirmed[-1].tracks
@@ -155,10 +158,12 @@ def test_a_detection_shares_its_track_crop_and_other_detections_get_their_own(tr
     own = classifier(np.stack([hand_crop(frame, x, y, w, h, info.crop_size, info.crop_scale)
                                for x, y, _, w, h in detections]))
     assert classifier.batches[0] == 2  # the track's crop and the false alarm's, in one batch
-    for row, probabilities in enumerate(own):
-        best = int(np.argmax(probabilities))
-        assert result.detection_extras[row]["pose_score"] == pytest.approx(probabilities[best], abs=2e-3)
-    assert result.detection_extras[0]["pose"] == "fist" and result.detection_extras[1]["pose"] == "none"
+    namer = PoseStabilizer(StabilizerConfig(), classifier.classes.index(info.none_class))
+    for row, probabilities in enumerate(own):  # each detection named from its own crop, as a single frame
+        label, score = namer.single_frame(probabilities)
+        assert result.detection_extras[row]["pose"] == classifier.classes[label]
+        assert result.detection_extras[row]["pose_score"] == pytest.approx(score, abs=2e-3)
+    assert result.detection_extras[0]["pose"] == "fist"  # the tracked hand
 
 
 @pytest.mark.skipif(not SHIPPED_POSE.is_file(), reason="no shipped pose model")
