@@ -22,7 +22,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from heatmapnet.gestures.replay import track_records, write_jsonl  # noqa: E402
-from heatmapnet.pipeline import HandTracker, resolve_model  # noqa: E402
+from heatmapnet.pipeline import HandTracker, chosen_precision, resolve_model  # noqa: E402
 from heatmapnet.sources.capture import ImageSource, open_source  # noqa: E402
 from heatmapnet.tracking.tracker import TrackerConfig  # noqa: E402
 
@@ -31,8 +31,9 @@ WEBCAM10_FPS = 30.0  # the captures' camera rate; frame_index counts camera fram
 
 
 def cache_folder(checkpoint) -> Path:
-    """The cache of one model tracked with today's tracker settings: either changing makes a new one."""
-    model = resolve_model(checkpoint, "onnxruntime")
+    """The cache of one model tracked with today's tracker settings: either changing makes a new one. The shipped
+    model is the copy HandTracker runs by default here (int8 on CPUs with VNNI)."""
+    model = resolve_model(checkpoint, "onnxruntime", chosen_precision("auto", checkpoint, "onnxruntime", "cpu"))
     digest = hashlib.sha1(model.read_bytes()).hexdigest()[:10]
     tracker = hashlib.sha1(json.dumps(asdict(TrackerConfig()), sort_keys=True).encode()).hexdigest()[:6]
     return HERE / "tracks" / f"{model.stem}-{digest}-tracker{tracker}"
