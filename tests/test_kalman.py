@@ -69,7 +69,7 @@ def test_process_noise_is_filterpys_discrete_white_noise(dt):
     np.testing.assert_array_equal(process_noise(dt, 3.5, 0.7), expected)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 5), (5, 2), (6, 6)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 4), (4, 1), (3, 3), (2, 5), (5, 2), (6, 6)])
 def test_assignment_costs_as_little_as_scipys(shape):
     rng = np.random.default_rng(sum(shape))
     for _ in range(50):

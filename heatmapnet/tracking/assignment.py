@@ -17,5 +17,8 @@ def min_cost_pairs(cost: np.ndarray) -> list[tuple[int, int]]:
     cost = np.asarray(cost, np.float64)
     if cost.size == 0:
         return []
+    if 1 in cost.shape:  # one track or one detection (most frames): the cheapest pair, without LAPJV's set-up
+        row, column = divmod(int(np.argmin(cost)), cost.shape[1])
+        return [(row, column)]
     _, column_of_row, _ = lap.lapjv(cost, extend_cost=cost.shape[0] != cost.shape[1])
     return [(row, int(column)) for row, column in enumerate(column_of_row) if column >= 0]
