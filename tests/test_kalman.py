@@ -8,7 +8,7 @@ from filterpy.kalman import KalmanFilter
 from scipy.optimize import linear_sum_assignment
 
 from heatmapnet.tracking.assignment import min_cost_pairs
-from heatmapnet.tracking.kalman import POSITION, POSITION_AND_SIZE, ConstantVelocityKalman, process_noise
+from heatmapnet.tracking.kalman import POSITION, POSITION_AND_SIZE, ConstantVelocityKalman, process_noise, transition
 
 
 def filterpy_filter(state, covariance):
@@ -84,3 +84,18 @@ def test_assignment_costs_as_little_as_scipys(shape):
 
 def test_assignment_of_nothing_is_empty():
     assert min_cost_pairs(np.zeros((0, 3))) == []
+
+
+@pytest.mark.parametrize("dt", [1 / 30, 0.1, 0.0371])
+def test_prediction_with_the_cached_motion_model_is_bit_identical_to_the_explicit_one(dt):
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        root = rng.normal(size=(6, 6))
+        start, covariance = rng.normal(size=6) * 50, root @ root.T
+        acceleration, size_rate = rng.uniform(1, 5000), rng.uniform(1, 500)
+        filter_ = ConstantVelocityKalman(start, covariance)
+        filter_.predict(dt, acceleration, size_rate)
+        motion = transition(dt)
+        np.testing.assert_array_equal(filter_.state, motion @ start)
+        np.testing.assert_array_equal(filter_.covariance,
+                                      motion @ covariance @ motion.T + process_noise(dt, acceleration, size_rate))

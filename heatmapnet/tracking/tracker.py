@@ -23,6 +23,7 @@ catches up within a frame or two when it accelerates.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,7 +88,7 @@ class TrackedHand:
 
 def hand_size(w: float, h: float) -> float:
     """sqrt(w*h) in pixels, at least 1 (the unit of gates and noise)."""
-    return float(np.sqrt(max(w, 1.0) * max(h, 1.0)))
+    return math.sqrt(max(float(w), 1.0) * max(float(h), 1.0))
 
 
 def normalised_distance(offset: np.ndarray, covariance: np.ndarray) -> float:
