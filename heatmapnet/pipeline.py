@@ -135,8 +135,7 @@ class HandTracker:
                  threads: int | None = None, device: str = "cpu", input_size: tuple[int, int] | None = None,
                  input_orientation: str | None = None, decode: dict | None = None,
                  track: dict | TrackerConfig | None = None, stages: list[Stage] = ()):
-        self.precision = chosen_precision(precision, checkpoint, runtime, device)
-        self.model_path = resolve_model(checkpoint, runtime, self.precision)
+        self.model_path = resolve_model(checkpoint, runtime, chosen_precision(precision, checkpoint, runtime, device))
         self.runtime = open_runtime(runtime, self.model_path, threads=threads, device=device)
         self.runtime.set_input(input_size, input_orientation)
         overrides = {key: value for key, value in (decode or {}).items() if value is not None}

@@ -17,8 +17,16 @@ import numpy as np
 
 POSITION = [0, 1]  # rows of the state a detection measures without a size head
 POSITION_AND_SIZE = [0, 1, 4, 5]  # ... and with one
-OBSERVATIONS = {tuple(rows): np.eye(6)[rows] for rows in (POSITION, POSITION_AND_SIZE)}  # built once, used per update
-IDENTITY = np.eye(6)
+
+
+def constant(array: np.ndarray) -> np.ndarray:
+    """`array`, read-only: matrices built once and shared by every track must not be changed by one of them."""
+    array.setflags(write=False)
+    return array
+
+
+OBSERVATIONS = {tuple(rows): constant(np.eye(6)[rows]) for rows in (POSITION, POSITION_AND_SIZE)}  # one per update kind
+IDENTITY = constant(np.eye(6))
 
 
 def transition(dt: float) -> np.ndarray:
@@ -46,7 +54,7 @@ def motion_model(dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """transition(dt) and the process noise of unit acceleration and unit size variance, built once per time step:
     the frames of a video file share one dt (a camera's, a few). Every track scales the two noises by its own size;
     each entry of the noise comes from one of them, so the sum equals process_noise's to the last bit."""
-    return transition(dt), process_noise(dt, 1.0, 0.0), process_noise(dt, 0.0, 1.0)
+    return constant(transition(dt)), constant(process_noise(dt, 1.0, 0.0)), constant(process_noise(dt, 0.0, 1.0))
 
 
 class ConstantVelocityKalman:
