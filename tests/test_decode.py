@@ -125,6 +125,14 @@ def test_size_head_gives_box_size_in_input_pixels_and_nan_without_it():
     assert np.isnan(decode(logits, None, stride=8)[0][0, 3:]).all()
 
 
+def test_maps_without_a_peak_above_the_threshold_give_empty_rows_of_the_usual_shape():
+    logits = np.concatenate([gaussian_logits([(2, 2, 0.2)], 0.7), gaussian_logits([], 0.7)])
+    for found in (decode(logits, config=DecodeConfig(threshold=0.5)), decode(logits[:1], config=DecodeConfig(0.1))):
+        assert all(rows.shape[1] == 5 and rows.dtype == np.float32 for rows in found)
+    assert [len(rows) for rows in decode(logits, config=DecodeConfig(threshold=0.5))] == [0, 0]
+    assert [len(rows) for rows in decode(logits, config=DecodeConfig(threshold=0.1))] == [1, 0]
+
+
 def test_a_batch_decodes_each_image_separately():
     logits = np.concatenate([gaussian_logits([(2, 2, 0.9)], 0.7), gaussian_logits([], 0.7),
                              gaussian_logits([(5, 9, 0.8), (15, 3, 0.7)], 0.7)])

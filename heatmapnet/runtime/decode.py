@@ -121,6 +121,8 @@ def decode(heatmap_logits, size=None, stride: int = 8, config: DecodeConfig = De
     prob = 1.0 / (1.0 + np.exp(-logits))
     keep = peak_mask(logits, config.nms_kernel) & (prob >= config.threshold)
     batch, _, ys, xs = np.nonzero(keep)
+    if len(batch) == 0:  # no hand in any frame (an empty room): nothing to refine or rank
+        return [np.zeros((0, len(COLUMNS)), np.float32) for _ in range(prob.shape[0])]
     scores = prob[batch, 0, ys, xs]
     offsets = subpixel_offsets(neighbourhoods(prob, batch, ys, xs), config.refine)
     centres = (np.stack([xs, ys], axis=1) + offsets + 0.5) * stride
