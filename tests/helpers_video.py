@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from heatmapnet.model.checkpoint import save_checkpoint
 from heatmapnet.model.config import ModelConfig
@@ -55,8 +56,12 @@ def write_blob_video(path: Path, count: int = 30, width: int = 320, height: int 
     return write_video(path, blob_frames(count, width, height), fps)
 
 
-def write_random_checkpoint(path: Path, size_head: bool = True, threshold: float = 0.5) -> Path:
-    """An untrained mobilenet_v2 stride-8 HeatmapNet checkpoint with the given decode threshold."""
-    model = HeatmapNet(ModelConfig(backbone="mobilenet_v2", pretrained=None, size_head=size_head))
+def write_random_checkpoint(path: Path, size_head: bool = True, threshold: float = 0.5, seed: int = 0) -> Path:
+    """An untrained mobilenet_v2 stride-8 HeatmapNet checkpoint with the given decode threshold. Its weights come
+    from `seed`, not from whatever the tests before it drew: with PyTorch's global state, whether a random model
+    finds anything above a low threshold depended on which tests ran first."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = HeatmapNet(ModelConfig(backbone="mobilenet_v2", pretrained=None, size_head=size_head))
     save_checkpoint(path, model, decode={"threshold": threshold})
     return path
