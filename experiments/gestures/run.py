@@ -48,8 +48,8 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
         "chosen": (base, False, "swipe rule (straight within 0.15 of its length, within 25 degrees of an axis), "
                                 "then direction-aware templates accepted within 0.17; moving above "
                                 "0.4 hand sizes/s for at most 8 s, a stroke ends after 0.1 s (and 3 frames) below "
-                                "when it is a gesture scoring 0.75 or more and not within 0.05 of the beginning of "
-                                "another gesture's template, else after 0.3 s"),
+                                "when it is a gesture and not within 0.05 of the beginning of another gesture's "
+                                "template, else after 0.3 s"),
         "swipe_0.2_30": (replace(base, swipe_deviation=0.2, swipe_angle=30.0), False,
                          "as chosen, swipes straight within 0.2 and within 30 degrees of an axis (the setting before)"),
         "swipe_0.12_20": (replace(base, swipe_deviation=0.12, swipe_angle=20.0), False,
@@ -62,7 +62,8 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
         "early_0.067": (replace(base, early_pause=0.067), False, "as chosen, early end after 0.067 s"),
         "early_frames_1": (replace(base, early_frames=1), False,
                            "as chosen, early end after 0.1 s however few frames (chosen: and 3 frames)"),
-        "early_score_0": (replace(base, early_score=0.0), False, "as chosen, early end at any score"),
+        "early_score_0.75": (replace(base, early_score=0.75), False, "as chosen, early end from score 0.75 (the "
+                                                                     "default before the tenth session)"),
         "early_score_0.85": (replace(base, early_score=0.85), False, "as chosen, early end from score 0.85"),
         "early_score_0.95": (replace(base, early_score=0.95), False, "as chosen, early end from score 0.95"),
         "prefix_0.1": (replace(base, prefix_distance=0.1), False,

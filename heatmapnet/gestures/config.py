@@ -12,7 +12,7 @@ class GestureConfig:
     pause: float = 0.3  # a stroke ends when the hand has been slower than move_speed for this long
     early_pause: float = 0.1  # a stroke surely one gesture (no other's beginning) ends after this (= pause: off)
     early_frames: int = 3  # ... and at least this many frames (at low frame rates one still frame is noise)
-    early_score: float = 0.75  # ... and scores at least this (0-1)
+    early_score: float = 0.0  # ... and scores at least this (0-1; 0: any gesture, experiments/README.md)
     min_distance: float = 1.0  # a stroke must span at least this many hand sizes
     min_duration: float = 0.15  # shorter strokes are twitches
     max_duration: float = 8.0  # longer movements are not gestures (and are dropped until the next pause)
