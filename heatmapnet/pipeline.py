@@ -46,7 +46,7 @@ def chosen_precision(precision: str, checkpoint, runtime: str, device: str) -> s
 def shipped_model(runtime: str, precision: str = "fp32") -> Path:
     """The default model: the ONNX copy for ONNX runtimes (or its int8 quantisation), the `.pt` for torch."""
     if precision not in ("fp32", "int8"):
-        raise UserError(f"precision must be fp32 or int8 here (auto is resolved by chosen_precision), not {precision!r}")
+        raise UserError(f"a shipped copy is fp32 or int8 (chosen_precision resolves auto), not {precision!r}")
     if precision == "int8":
         if runtime == "torch":
             raise UserError("precision=int8 is an ONNX model: use runtime=onnxruntime")

@@ -4,9 +4,9 @@ back after a swipe (return lockout).
 
 Event: {"type": "gesture", "name", "id" (track), "t_start", "t_end" (stroke), "score" (0-1)}, emitted in
 the frame where the stroke is known to have ended: `early_pause` seconds after the hand stopped when the
-stroke is a gesture (scoring at least `early_score`, 0 by default) and not also the beginning of another (a swipe down is the first
-side of a square drawn downwards: the hand may go on drawing), else `pause` seconds after, or when the track
-ended.
+stroke is a gesture (scoring at least `early_score`, 0 by default) and not also the beginning of another (a
+swipe down is the first side of a square drawn downwards: the hand may go on drawing), else `pause` seconds
+after, or when the track ended.
 """
 from __future__ import annotations
 
