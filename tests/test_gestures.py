@@ -165,6 +165,21 @@ def test_drawn_circles_are_told_apart_by_direction(ccw, name):
     assert [event["name"] for _, event in events] == [name]
 
 
+def test_a_small_drawn_shape_fires_where_a_swipe_of_its_size_does_not():
+    """Shapes drawn with a fingertip are smaller than a close hand's box: a circle spanning 0.8 hand sizes is
+    still a circle (it must match a template), a straight stroke of 0.8 is no swipe (those must span 1)."""
+    config = GestureConfig()
+    assert config.shape_min_distance < 0.8 < config.min_distance
+    drawn = move(circle(START, 0.4, True), 1.2)
+    events = run(rest(0.5, drawn[0]) + drawn + rest(1.0, drawn[-1]), templates=circle_templates(), noise=0.3)
+    assert [event["name"] for _, event in events] == ["circlecc"]
+    swipe = move(line(START, DIRECTIONS["right"], 0.8), 0.4)
+    assert run(rest(0.5, START) + swipe + rest(1.0, swipe[-1]), templates=circle_templates(), noise=0.3) == []
+    smaller = move(circle(START, 0.25, True), 1.2)  # 0.5 hand sizes across: below shape_min_distance
+    assert run(rest(0.5, smaller[0]) + smaller + rest(1.0, smaller[-1]), templates=circle_templates(),
+               noise=0.3) == []
+
+
 def test_templates_round_trip_through_their_file(tmp_path):
     templates = circle_templates()
     templates.save(tmp_path / "gestures.json")

@@ -45,8 +45,9 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
     """name -> (settings, whether `unclassified` clips become `none` templates, description)."""
     base = GestureConfig()
     return {
-        "chosen": (base, False, "swipe rule (straight within 0.15 of its length, within 25 degrees of an axis), "
-                                "then direction-aware templates accepted within 0.17; moving above "
+        "chosen": (base, False, "swipe rule (straight within 0.15 of its length, within 25 degrees of an axis, "
+                                "spanning 1 hand size), then direction-aware templates accepted within 0.17 "
+                                "(spanning 0.6 hand sizes); moving above "
                                 "0.4 hand sizes/s for at most 8 s, a stroke ends after 0.1 s (and 3 frames) below "
                                 "when it is a gesture and not within 0.05 of the beginning of another gesture's "
                                 "template, else after 0.3 s"),
@@ -84,9 +85,16 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
         "move_0.5": (replace(base, move_speed=0.5), False, "as chosen, moving above 0.5 hand sizes/s (the default "
                                                            "before the detector's egocentric fine-tune)"),
         "move_1.0": (replace(base, move_speed=1.0), False, "as chosen, moving above 1.0 hand sizes/s"),
-        "min_distance_0.8": (replace(base, min_distance=0.8), False, "as chosen, strokes span 0.8 hand sizes"),
-        "min_distance_0.9": (replace(base, min_distance=0.9), False, "as chosen, strokes span 0.9 hand sizes"),
-        "min_distance_1.5": (replace(base, min_distance=1.5), False, "as chosen, strokes span 1.5 hand sizes"),
+        "min_distance_0.8": (replace(base, min_distance=0.8), False, "as chosen, swipes span 0.8 hand sizes"),
+        "min_distance_0.9": (replace(base, min_distance=0.9), False, "as chosen, swipes span 0.9 hand sizes"),
+        "min_distance_1.5": (replace(base, min_distance=1.5, shape_min_distance=1.5), False,
+                             "as chosen, swipes and shapes span 1.5 hand sizes"),
+        "shape_span_1.0": (replace(base, shape_min_distance=1.0), False,
+                           "as chosen, shapes span 1 hand size like swipes (the setting before the eleventh session)"),
+        "shape_span_0.8": (replace(base, shape_min_distance=0.8), False, "as chosen, shapes span 0.8 hand sizes"),
+        "shape_span_0.7": (replace(base, shape_min_distance=0.7), False, "as chosen, shapes span 0.7 hand sizes"),
+        "shape_span_0.5": (replace(base, shape_min_distance=0.5), False, "as chosen, shapes span 0.5 hand sizes"),
+        "shape_span_0.4": (replace(base, shape_min_distance=0.4), False, "as chosen, shapes span 0.4 hand sizes"),
         "shape_0.15": (replace(base, max_shape_distance=0.15), False, "as chosen, templates accepted up to 0.15"),
         "shape_0.2": (replace(base, max_shape_distance=0.2), False,
                       "as chosen, templates accepted up to 0.2 (the default before)"),
@@ -156,15 +164,15 @@ def templates_with_swipes(clips, config, with_none, swipe_rule: bool, kind=Templ
 
 
 def moved(clip: dict, config: GestureConfig) -> bool:
-    """Whether the clip's main track moved by at least `min_distance` hand sizes (the tracker followed the
-    drawing hand rather than sitting on something still)."""
+    """Whether the clip's main track moved by at least the smaller of `min_distance` and `shape_min_distance` hand
+    sizes (the tracker followed the drawing hand rather than sitting on something still)."""
     hands = [hand for record in clip["records"] for hand in hands_from_record(record)
              if hand.id == clip["main"] and not hand.missed]
     if not hands:
         return False
     xy = np.array([[hand.x, hand.y] for hand in hands])
     size = float(np.median([math.sqrt(hand.w * hand.h) for hand in hands]))
-    return float(np.max(xy.max(axis=0) - xy.min(axis=0))) / size >= config.min_distance
+    return float(np.max(xy.max(axis=0) - xy.min(axis=0))) / size >= min(config.min_distance, config.shape_min_distance)
 
 
 def leave_one_serial_out(clips: list[dict], config: GestureConfig, with_none: bool, kind=Templates) -> dict:
@@ -271,7 +279,7 @@ def markdown(results: dict) -> str:
              f"{coverage['main_track_frame_share_median']:.2f}).", "",
              "Accuracy: the first event of the clip's main track (the track seen in most frames) is the answer, no "
              "event is wrong; `any track`: the clip's first event of any track; `tracked`: only the clips whose main "
-             "track moved by `min_distance` (the tracker followed the drawing hand). Latency: from the stroke's last "
+             "track moved by `shape_min_distance` or `min_distance`, the smaller (the tracker followed the drawing hand). Latency: from the stroke's last "
              "moving frame to the event, over events not forced by the end of a clip; `on target`: the share of "
              f"those events within {LATENCY_TARGET_S * 1000:.0f} ms or {LATENCY_TARGET_FRAMES} frames of the clip's "
              "frame rate, whichever is larger (the clips run at 10 to 30 fps).", "",

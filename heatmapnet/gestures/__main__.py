@@ -62,7 +62,7 @@ def record(name: str, options: dict) -> None:
         normalised = None if stroke is None else normalise(stroke.xy, config.mirror)
         if normalised is None:
             print(f"{clip}: no stroke found (was the hand tracked? did it move by at least "
-                  f"{config.min_distance} hand sizes?)", file=sys.stderr)
+                  f"{config.shape_min_distance} hand sizes?)", file=sys.stderr)
             continue
         templates.add(name, normalised, f"{Path(clip).name} {stroke.t_start:.2f}-{stroke.t_end:.2f}s")
         added += 1

@@ -13,7 +13,8 @@ class GestureConfig:
     early_pause: float = 0.1  # a stroke surely one gesture (no other's beginning) ends after this (= pause: off)
     early_frames: int = 3  # ... and at least this many frames (at low frame rates one still frame is noise)
     early_score: float = 0.0  # ... and scores at least this (0-1; 0: any gesture, experiments/README.md)
-    min_distance: float = 1.0  # a stroke must span at least this many hand sizes
+    min_distance: float = 1.0  # a swipe must span at least this many hand sizes
+    shape_min_distance: float = 0.6  # a drawn shape must span this many: less, as it must also match a template
     min_duration: float = 0.15  # shorter strokes are twitches
     max_duration: float = 8.0  # longer movements are not gestures (and are dropped until the next pause)
     swipe_deviation: float = 0.15  # a swipe strays at most this far (in its lengths) from the line between its ends
@@ -25,7 +26,8 @@ class GestureConfig:
     fallback_size: float = 60.0  # hand size (pixels) for tracks without a size
 
     def __post_init__(self):
-        positive = ("move_speed", "pause", "early_pause", "min_distance", "max_duration", "swipe_deviation",
+        positive = ("move_speed", "pause", "early_pause", "min_distance", "shape_min_distance",
+                    "max_duration", "swipe_deviation",
                     "swipe_angle", "max_shape_distance", "prefix_distance", "fallback_size")
         bad = [name for name in positive if not getattr(self, name) > 0]
         if bad:

@@ -93,14 +93,22 @@ class GestureRecognizer:
         return stroke.xy * [-1.0, 1.0] if self.config.mirror else stroke.xy
 
     def classify(self, stroke: Stroke) -> tuple[str, float] | None:
-        """(gesture, score) for a stroke, or None when it is no gesture (too small, short, long, unlike any)."""
+        """(gesture, score) for a stroke, or None when it is no gesture (too small, short, long, unlike any).
+
+        A swipe must span `min_distance` hand sizes, a shape only `shape_min_distance`: people draw shapes with a
+        fingertip, smaller than the box of a close hand, and everyday movements that happen to be straight along an
+        axis are common, while a random movement rarely lies within `max_shape_distance` of a template."""
         config = self.config
         xy = self.as_seen(stroke)
-        if span(stroke) < config.min_distance or not config.min_duration <= stroke.duration <= config.max_duration:
+        extent = span(stroke)
+        if not config.min_duration <= stroke.duration <= config.max_duration:
             return None
-        swipe = self.swipe(xy, stroke.size) or self.swipe_and_return(xy, stroke.size)
-        if swipe:
-            return swipe
+        if extent >= config.min_distance:
+            swipe = self.swipe(xy, stroke.size) or self.swipe_and_return(xy, stroke.size)
+            if swipe:
+                return swipe
+        if extent < config.shape_min_distance:
+            return None
         normalised = normalise(xy)
         if normalised is None:
             return None

@@ -83,8 +83,8 @@ def clip_strokes(records: list[dict], config: GestureConfig) -> list[Stroke]:
 
 def example_stroke(records: list[dict], config: GestureConfig) -> Stroke | None:
     """A clip's example of its gesture: the main track's longest stroke (by path length) among those that
-    span `min_distance` hand sizes (smaller ones could never be recognised)."""
+    span `shape_min_distance` hand sizes (smaller ones could never be recognised as a shape)."""
     main = main_track(records)
     strokes = [stroke for stroke in clip_strokes(records, config)
-               if stroke.track_id == main and span(stroke) >= config.min_distance]
+               if stroke.track_id == main and span(stroke) >= config.shape_min_distance]
     return max(strokes, key=lambda stroke: path_length(stroke.xy), default=None)
