@@ -49,7 +49,7 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
                                 "spanning 1 hand size), then direction-aware templates accepted within 0.17 "
                                 "(spanning 0.6 hand sizes); moving above "
                                 "0.4 hand sizes/s for at most 8 s, a stroke ends after 0.1 s (and 3 frames) below "
-                                "when it is a gesture and not within 0.05 of the beginning of another gesture's "
+                                "when it is a gesture and not within 0.04 of the beginning of another gesture's "
                                 "template, else after 0.3 s"),
         "swipe_0.2_30": (replace(base, swipe_deviation=0.2, swipe_angle=30.0), False,
                          "as chosen, swipes straight within 0.2 and within 30 degrees of an axis (the setting before)"),
@@ -67,8 +67,11 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
                                                                      "default before the tenth session)"),
         "early_score_0.85": (replace(base, early_score=0.85), False, "as chosen, early end from score 0.85"),
         "early_score_0.95": (replace(base, early_score=0.95), False, "as chosen, early end from score 0.95"),
-        "prefix_0.1": (replace(base, prefix_distance=0.1), False,
-                       "as chosen, a stroke is another template's beginning within 0.1 (chosen: 0.05)"),
+        "prefix_0.03": (replace(base, prefix_distance=0.03), False,
+                        "as chosen, a stroke is another template's beginning within 0.03 (chosen: 0.04)"),
+        "prefix_0.05": (replace(base, prefix_distance=0.05), False,
+                        "as chosen, within 0.05 (the setting before the eleventh session)"),
+        "prefix_0.1": (replace(base, prefix_distance=0.1), False, "as chosen, within 0.1"),
         "prefix_0.15": (replace(base, prefix_distance=0.15), False, "as chosen, within 0.15"),
         "with_none": (base, True, "as chosen, plus `unclassified` clips as `none` templates"),
         "templates_only": (replace(base, swipe_deviation=1e-6), False, "no swipe rule: swipes by template too"),

@@ -20,7 +20,7 @@ class GestureConfig:
     swipe_deviation: float = 0.15  # a swipe strays at most this far (in its lengths) from the line between its ends
     swipe_angle: float = 25.0  # largest angle (degrees) between a swipe and its image axis
     max_shape_distance: float = 0.17  # largest mean point distance (in stroke extents) to a template
-    prefix_distance: float = 0.05  # a stroke this close to another template's beginning waits the full pause
+    prefix_distance: float = 0.04  # a stroke this close to another template's beginning waits the full pause
     cooldown: float = 0.5  # seconds after a gesture before the same gesture of the same hand can fire again
     return_lockout: float = 1.0  # seconds after a swipe during which the opposite swipe (the way back) is ignored
     fallback_size: float = 60.0  # hand size (pixels) for tracks without a size
