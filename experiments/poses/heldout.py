@@ -27,7 +27,7 @@ from heatmapnet.poses.report import confusion_png, markdown_table  # noqa: E402
 from heatmapnet.poses.stabilize import StabilizerConfig  # noqa: E402
 
 
-ENTER_SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7)
+ENTER_SWEEP = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
 
 def main(argv: list[str]) -> None:
