@@ -92,16 +92,3 @@ def test_gesture_photos_give_their_one_hand_labelled_with_the_photos_gesture(tmp
     x, y, w, h = samples[0].box  # the hand centred in a 96-px cut of 2 hand sides: its box scaled with it
     assert (x, y) == (48, 48) and w / h == pytest.approx(24 / 30)
     assert len(photo_gesture_samples(CocoReader().read(tmp_path), size=48)) == 2  # no class filter: four_a too
-
-    def detector(frame):  # as runtime.HandDetector: rows (x, y, score, w, h) in frame pixels
-        assert frame.shape == (120, 160, 3)
-        return np.array([[55.0, 47.0, 0.8, 30.0, 36.0],   # the fist, off the label's centre (52, 45) by 0.1 sizes
-                         [63.0, 45.0, 0.5, 20.0, 20.0],   # 0.4 sizes away: still the fist (within 0.5)
-                         [70.0, 45.0, 0.4, 20.0, 20.0],   # 0.7 sizes: neither the hand nor clear of it
-                         [130.0, 90.0, 0.6, 26.0, 26.0]])  # far away: a false detection
-    samples = photo_gesture_samples(CocoReader().read(tmp_path), size=48, classes={"fist", "palm", "none"},
-                                    detector=detector, none_class="none")
-    assert [s.label for s in samples] == ["fist", "fist", "fist", "none"]
-    assert len({s.group for s in samples}) == 1  # one photo: one side of the split
-    label_box, detected = samples[0].box, samples[1].box
-    assert detected[2] / detected[3] == pytest.approx(30 / 36) and label_box[2] / label_box[3] == pytest.approx(24 / 30)

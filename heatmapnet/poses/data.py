@@ -134,19 +134,11 @@ def mine_false_alarms(root, none_class: str, size: int, threshold: float = 0.2, 
     return found
 
 
-def photo_gesture_samples(samples, size: int, classes: set[str] | None = None, detector=None,
-                          none_class: str = "none", distance: float = 1.5) -> list[CropSample]:
+def photo_gesture_samples(samples, size: int, classes: set[str] | None = None) -> list[CropSample]:
     """The one labelled hand of each photo whose image carries a `gesture` (COCO `images[].gesture`, as in
     hagrid1336), cut with its surroundings and labelled with that gesture; photos with two hands are skipped
     (the gesture is one hand's, the other is relaxed, and the labels do not say which). With `classes`, only
-    those gestures.
-
-    With a `detector` (runtime.HandDetector) the photo is also cut as the tracker sees it: around the detection
-    that found the hand (its centre and box, not the label's: at run time the classifier only ever gets those),
-    and every detection `distance` hand sizes from the hand becomes a `none_class` sample (the person's other,
-    unlabelled, relaxed hand, a face, furniture: what the pose model must not name)."""
-    from heatmapnet.evaluate.metrics import MATCH_RADIUS
-
+    those gestures."""
     found = []
     for sample in tqdm(samples, desc="gesture photos", unit="photo", disable=None, leave=False):
         gesture = sample.meta.get("gesture")
@@ -155,11 +147,7 @@ def photo_gesture_samples(samples, size: int, classes: set[str] | None = None, d
         frame = cv2.imread(sample.image_path)
         if frame is None:
             continue
-        hand, group = sample.hands[0], f"{sample.dataset}/{sample.image_path}"
-        found.append(context_sample(frame, hand.x, hand.y, hand.w, hand.h, gesture, group, size))
-        for x, y, _, w, h in (detector(frame) if detector is not None else ()):
-            if not far_from_hands((x, y), sample.hands, MATCH_RADIUS):
-                found.append(context_sample(frame, x, y, w, h, gesture, group, size))
-            elif far_from_hands((x, y), sample.hands, distance):
-                found.append(context_sample(frame, x, y, w, h, none_class, group, size))
+        hand = sample.hands[0]
+        found.append(context_sample(frame, hand.x, hand.y, hand.w, hand.h, gesture,
+                                    f"{sample.dataset}/{sample.image_path}", size))
     return found

@@ -53,23 +53,14 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
     if cfg.annotations:
         from heatmapnet.poses.labelled import labelled_samples
         samples += labelled_samples(cfg.annotations, size, cfg.val_fraction)
-    photo_detector = photo_detections_detector(cfg) if cfg.get("photos") else None
     for root in cfg.get("photos") or ():
         samples += photo_gesture_samples(detector_training_photos(root, cfg.get("detector")), size,
-                                         {s.label for s in samples} or None, photo_detector, none)
+                                         {s.label for s in samples} or None)
     if not samples:
         raise UserError("no pose training data: set pose.crops (class folders of hand crops), pose.clips "
                         "(a folder of clips, one per pose), pose.annotations (annotator files with pose labels) "
                         "or pose.photos (COCO folders with a gesture per image)")
     return samples
-
-
-def photo_detections_detector(cfg):
-    """The hand detector that cuts `photos` as the tracker would (`photo_detections`), or None: label boxes only."""
-    if not cfg.get("photo_detections"):
-        return None
-    from heatmapnet.pipeline import HandTracker
-    return HandTracker(cfg.get("detector"), threads=1).detector
 
 
 def detector_training_photos(root, detector=None) -> list:
