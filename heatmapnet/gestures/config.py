@@ -26,9 +26,8 @@ class GestureConfig:
     fallback_size: float = 60.0  # hand size (pixels) for tracks without a size
 
     def __post_init__(self):
-        positive = ("move_speed", "pause", "early_pause", "min_distance", "shape_min_distance",
-                    "max_duration", "swipe_deviation",
-                    "swipe_angle", "max_shape_distance", "prefix_distance", "fallback_size")
+        positive = ("move_speed", "pause", "early_pause", "min_distance", "shape_min_distance", "max_duration",
+                    "swipe_deviation", "swipe_angle", "max_shape_distance", "prefix_distance", "fallback_size")
         bad = [name for name in positive if not getattr(self, name) > 0]
         if bad:
             raise ValueError(f"gesture settings {bad} must be positive")

@@ -100,9 +100,9 @@ class GestureRecognizer:
         axis are common, while a random movement rarely lies within `max_shape_distance` of a template."""
         config = self.config
         xy = self.as_seen(stroke)
-        extent = span(stroke)
         if not config.min_duration <= stroke.duration <= config.max_duration:
             return None
+        extent = span(stroke)
         if extent >= config.min_distance:
             swipe = self.swipe(xy, stroke.size) or self.swipe_and_return(xy, stroke.size)
             if swipe:
