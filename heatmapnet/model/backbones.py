@@ -26,7 +26,7 @@ class BackboneSpec:
 SPECS = {
     "vgg16": BackboneSpec("vgg16", models.vgg16, "VGG16_Weights.IMAGENET1K_V1", {8: (10, 512)}),
     "mobilenet_v2": BackboneSpec("mobilenet_v2", models.mobilenet_v2, "MobileNet_V2_Weights.IMAGENET1K_V1",
-                                 {8: (7, 32), 16: (14, 96), 32: (18, 320)}),
+                                 {8: (7, 32), 16: (14, 96)}),
     "mobilenet_v3_small": BackboneSpec("mobilenet_v3_small", models.mobilenet_v3_small,
                                        "MobileNet_V3_Small_Weights.IMAGENET1K_V1", {8: (4, 24), 16: (9, 48)}),
     "mobilenet_v3_large": BackboneSpec("mobilenet_v3_large", models.mobilenet_v3_large,

@@ -21,7 +21,6 @@ BODIES = ("tiny", "mobilenet_v2")
 class PoseNetConfig:
     body: str = "mobilenet_v2"  # tiny | mobilenet_v2
     pretrained: str | None = None  # mobilenet_v2: a torchvision state dict (ImageNet), or null
-    stride: int = 16  # mobilenet_v2: where its features are cut (16: features[:14]; 32: features[:18])
     width: int = 32  # tiny: channels of the first stage (doubling per stage)
     dropout: float = 0.2
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # RGB, applied inside the exported graph
@@ -60,7 +59,7 @@ class PoseNet(nn.Module):
         if config.body == "tiny":
             self.body, channels = tiny_body(config.width)
         else:
-            backbone = build_backbone("mobilenet_v2", stride=config.stride, pretrained=config.pretrained)
+            backbone = build_backbone("mobilenet_v2", stride=16, pretrained=config.pretrained)
             self.body, channels = backbone, backbone.channels
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(config.dropout),
                                   nn.Linear(channels, num_classes))
