@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,6 +190,17 @@ def test_bad_pose_models_give_one_clear_error(trained, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("error: cannot read pose model")
+
+
+def test_the_pose_recipe_judges_two_hand_photos_with_the_shipped_pose_model_and_clips_need_no_judge(tmp_path):
+    assert Path(compose_config("train", "experiment=pose").pose.two_hand_judge) == SHIPPED_POSE
+    clips = compose_config("train", "experiment=pose_clips").pose
+    assert not clips.photos  # own clips: no photos to judge, so no judge is opened
+    from heatmapnet.poses.training import gather
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(UserError, match="pose.clips"):  # the missing data is the error, not the unused judge
+        gather(compose_config("train", "experiment=pose_clips", f"pose.two_hand_judge={broken}").pose)
 
 
 def test_train_task_dispatch_refuses_an_unknown_task():

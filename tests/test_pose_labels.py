@@ -76,6 +76,7 @@ def test_gesture_photos_give_their_one_hand_labelled_with_the_photos_gesture(tmp
     import numpy as np
 
     from heatmapnet.data.coco import CocoReader
+    from heatmapnet.poses.classifier import PoseModelInfo
     from heatmapnet.poses.data import photo_gesture_samples
 
     rng = np.random.default_rng(0)
@@ -92,3 +93,23 @@ def test_gesture_photos_give_their_one_hand_labelled_with_the_photos_gesture(tmp
     x, y, w, h = samples[0].box  # the hand centred in a 96-px cut of 2 hand sides: its box scaled with it
     assert (x, y) == (48, 48) and w / h == pytest.approx(24 / 30)
     assert len(photo_gesture_samples(CocoReader().read(tmp_path), size=48)) == 2  # no class filter: four_a too
+
+    class Judge:  # as poses.classifier.PoseClassifier: the fist probability of each crop, left hand first
+        classes = ("fist", "none")
+        info = PoseModelInfo(classes, "none", 32, 1.1)
+
+        def __init__(self, fist):
+            self.fist = fist
+
+        def __call__(self, crops):
+            assert crops.shape == (2, 32, 32, 3)
+            return np.array([[p, 1 - p] for p in self.fist], np.float32)
+
+    judged = photo_gesture_samples(CocoReader().read(tmp_path), size=48, classes={"fist", "none"},
+                                   judge=Judge([0.2, 0.9]), none_class="none")
+    two = [s for s in judged if s.group.endswith("fist_two_hands.jpg")]
+    assert [s.label for s in two] == ["none", "fist"]  # the hand at (20, 20) is relaxed, the one at (90, 60) not
+    assert two[1].box[2] / two[1].box[3] == pytest.approx(1.0)
+    for unsure in ([0.6, 0.7], [0.3, 0.4]):  # both like a fist, or neither: the photo is skipped
+        assert not [s for s in photo_gesture_samples(CocoReader().read(tmp_path), size=48, judge=Judge(unsure))
+                    if s.group.endswith("fist_two_hands.jpg")]

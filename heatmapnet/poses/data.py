@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from heatmapnet.errors import UserError
-from heatmapnet.poses.crops import crop_matrix, cut, hand_side
+from heatmapnet.poses.crops import crop_matrix, cut, hand_crop, hand_side
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 CONTEXT = 2.0  # a sample cut from a frame keeps this many box sides around the hand, for jitter
@@ -134,20 +134,38 @@ def mine_false_alarms(root, none_class: str, size: int, threshold: float = 0.2, 
     return found
 
 
-def photo_gesture_samples(samples, size: int, classes: set[str] | None = None) -> list[CropSample]:
+def photo_gesture_samples(samples, size: int, classes: set[str] | None = None, judge=None,
+                          none_class: str = "none") -> list[CropSample]:
     """The one labelled hand of each photo whose image carries a `gesture` (COCO `images[].gesture`, as in
-    hagrid1336), cut with its surroundings and labelled with that gesture; photos with two hands are skipped
-    (the gesture is one hand's, the other is relaxed, and the labels do not say which). With `classes`, only
-    those gestures."""
+    hagrid1336), cut with its surroundings and labelled with that gesture. With `classes`, only those gestures.
+
+    In a photo with two hands the gesture is one hand's and the other is relaxed, and the labels do not say
+    which: without a `judge` (a poses.classifier.PoseClassifier) such photos are skipped; with one, the hand it
+    finds more like the photo's gesture takes the gesture and the other becomes `none_class`, where the judge is
+    sure (the one above 0.5 for the gesture, the other below), far relaxed hands being the garbage class's hardest
+    examples."""
     found = []
     for sample in tqdm(samples, desc="gesture photos", unit="photo", disable=None, leave=False):
         gesture = sample.meta.get("gesture")
-        if len(sample.hands) != 1 or not gesture or (classes is not None and gesture not in classes):
+        if not gesture or (classes is not None and gesture not in classes):
+            continue
+        if len(sample.hands) != 1 and not (judge is not None and len(sample.hands) == 2 and gesture in judge.classes):
             continue
         frame = cv2.imread(sample.image_path)
         if frame is None:
             continue
-        hand = sample.hands[0]
-        found.append(context_sample(frame, hand.x, hand.y, hand.w, hand.h, gesture,
-                                    f"{sample.dataset}/{sample.image_path}", size))
+        labels = [gesture] if len(sample.hands) == 1 else judged_labels(frame, sample.hands, gesture, judge, none_class)
+        found += [context_sample(frame, hand.x, hand.y, hand.w, hand.h, label, f"{sample.dataset}/{sample.image_path}",
+                                 size) for hand, label in zip(sample.hands, labels)]
     return found
+
+
+def judged_labels(frame: np.ndarray, hands, gesture: str, judge, none_class: str) -> list[str]:
+    """[gesture or none_class per hand] of a two-hand photo by the judge's probability of `gesture`; [] if unsure."""
+    info = judge.info
+    crops = np.stack([hand_crop(frame, hand.x, hand.y, hand.w, hand.h, info.crop_size, info.crop_scale)
+                      for hand in hands])
+    likeness = judge(crops)[:, judge.classes.index(gesture)]
+    if likeness.max() < 0.5 or likeness.min() >= 0.5:
+        return []
+    return [gesture if value == likeness.max() else none_class for value in likeness]

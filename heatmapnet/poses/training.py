@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from heatmapnet.config import dataclass_from, plain
 from heatmapnet.errors import UserError
-from heatmapnet.poses.classifier import PoseModelInfo
+from heatmapnet.poses.classifier import PoseClassifier, PoseModelInfo
 from heatmapnet.poses.crops import crop_matrix, cut
 from heatmapnet.poses.data import (
     CropSample,
@@ -53,9 +53,11 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
     if cfg.annotations:
         from heatmapnet.poses.labelled import labelled_samples
         samples += labelled_samples(cfg.annotations, size, cfg.val_fraction)
+    judge = (PoseClassifier(Path(str(cfg.two_hand_judge)).expanduser())
+             if cfg.get("two_hand_judge") and cfg.get("photos") else None)
     for root in cfg.get("photos") or ():
         samples += photo_gesture_samples(detector_training_photos(root, cfg.get("detector")), size,
-                                         {s.label for s in samples} or None)
+                                         {s.label for s in samples} or None, judge, none)
     if not samples:
         raise UserError("no pose training data: set pose.crops (class folders of hand crops), pose.clips "
                         "(a folder of clips, one per pose), pose.annotations (annotator files with pose labels) "
