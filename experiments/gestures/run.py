@@ -282,8 +282,9 @@ def markdown(results: dict) -> str:
              f"{coverage['main_track_frame_share_median']:.2f}).", "",
              "Accuracy: the first event of the clip's main track (the track seen in most frames) is the answer, no "
              "event is wrong; `any track`: the clip's first event of any track; `tracked`: only the clips whose main "
-             "track moved by `shape_min_distance` or `min_distance`, the smaller (the tracker followed the drawing hand). Latency: from the stroke's last "
-             "moving frame to the event, over events not forced by the end of a clip; `on target`: the share of "
+             "track moved by `shape_min_distance` or `min_distance`, the smaller (the tracker followed the drawing "
+             "hand). Latency: from the stroke's last moving frame to the event, over events not forced by the end of a "
+             "clip; `on target`: the share of "
              f"those events within {LATENCY_TARGET_S * 1000:.0f} ms or {LATENCY_TARGET_FRAMES} frames of the clip's "
              "frame rate, whichever is larger (the clips run at 10 to 30 fps).", "",
              "| variant | accuracy (10 classes) | any track | tracked (clips) | no event | `unclassified` clips with an "
