@@ -4,9 +4,10 @@
 
 Runs after experiments/finetune/run.py (its test frames in outputs/finetune/test, its models under
 outputs/finetune/seed<S>/<key>/run/mine.pt). Each model (default: the shipped one, then every fine-tune found there)
-detects on the scene's test frames at its own threshold, as `heatmapnet.evaluate` does (the same greedy matching
-within half a hand size), and its misses are split by whether the labelled box touches the frame's border (within 2
-pixels): the re-filmed scene's later frames show a hand entering from the top, often down to its fingertips.
+detects on the scene's test frames at its own threshold, its detections are matched to the hands by
+`heatmapnet.evaluate`'s PointMetrics, and its misses are split by whether the labelled box touches the frame's
+border (within 2 pixels): the re-filmed scene's later frames show a hand entering from the top, often down to its
+fingertips.
 """
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from heatmapnet.cli import run_tool  # noqa: E402
 from heatmapnet.data.coco import CocoReader  # noqa: E402
-from heatmapnet.evaluate.metrics import MATCH_RADIUS, centre_distances, greedy_match  # noqa: E402
+from heatmapnet.evaluate.metrics import PointMetrics  # noqa: E402
 from heatmapnet.pipeline import HandTracker  # noqa: E402
 
 OUT = REPO / "outputs" / "finetune"
@@ -36,16 +36,13 @@ def at_border(hand, width: int, height: int) -> bool:
 def misses(checkpoint: Path, samples) -> dict[str, list[int]]:
     """{"border": [missed, hands], "inside": [missed, hands]} on the test frames."""
     detector = HandTracker(str(checkpoint), runtime="torch", threads=1).detector
-    counts = {"border": [0, 0], "inside": [0, 0]}
+    metrics, counts = PointMetrics(), {"border": [0, 0], "inside": [0, 0]}
     for sample in samples:
         frame = cv2.imread(sample.image_path)
-        detections = detector(frame)
-        distances = centre_distances(detections, sample.hands)
-        allowed = distances <= MATCH_RADIUS * np.array([hand.size for hand in sample.hands])[None, :]
-        found = set(greedy_match(distances, allowed, np.ones(len(sample.hands), bool)).tolist())
+        missed = set(metrics.update(detector(frame), sample.hands).misses(detector.decode_config.threshold))
         for index, hand in enumerate(sample.hands):
             kind = "border" if at_border(hand, frame.shape[1], frame.shape[0]) else "inside"
-            counts[kind][0] += index not in found
+            counts[kind][0] += index in missed
             counts[kind][1] += 1
     return counts
 
