@@ -233,7 +233,8 @@ def main() -> None:
     last = trained / "run" / "checkpoints" / "last.pt"
     if not last.is_file():  # a rerun (another threshold or mix) keeps the trained weights
         run([sys.executable, "train.py", "experiment=finetune", "data=annotations", f"data.root={out / 'labels'}",
-             "data.split.by=video", f"init={start}", f"out_dir={out / 'run'}", "threads=2", *extra],
+             "data.split.by=video", f"init={start}", f"out_dir={out / 'run'}", "threads=2",
+             "average_with_init=0", *extra],  # `mix` below does the averaging, so a name holds the plain fine-tune
             out / "train_output.txt")
     if mix < 1.0:  # WiSE-FT: the starting and the fine-tuned weights, interpolated
         averaged = out / "averaged.pt"

@@ -17,6 +17,8 @@
 # (those seed-1 runs also held out other frames than seed 0's, see MODEL.md; `data.split.seed: 0` now fixes them).
 #   BUDGET=420 VARIANTS="skip3_10_13 skip3_6_10_13 skip3_6_9_10_12_13" EXTRA_OVERRIDES="train.epochs=45" \
 #     bash experiments/generalisation/gpu_runs.sh                                # issue 11's cheaper networks
+#   BUDGET=480 VARIANTS="cont close close_seed1" EXTRA_OVERRIDES="train.epochs=50 train.num_workers=4" \
+#     bash experiments/generalisation/gpu_runs.sh                                # twelfth session: from the shipped model
 # Checkpoints come back as <variant><suffix>.last.pt (copied every 20 s, so a cut-off call still returns them)
 # and .best.pt; logs and TensorBoard in logs<suffix>.tar.gz.
 set -u
@@ -35,6 +37,9 @@ overrides() {  # the settings that make each variant
     rebalanced) ;;  # the config as it is: shipped
     more) echo "$same_mix" ;;  # generalise_long's recipe, 60 epochs
     from_before) echo "$same_mix init=$runs/shipped_before_issue10.pt" ;;  # the same, from the model before issue 10
+    cont) echo "init=$PWD/heatmapnet/shipped/heatmapnet.pt train.lr=0.0002" ;;  # the shipped model, trained on
+    close) echo "$(overrides cont) data.mix.webcam10.weight=3.0 augment.scale=[0.5,1.8]" ;;  # more large close hands
+    *_seed[0-9]) echo "$(overrides "${1%_seed*}") seed=${1##*_seed}" ;;  # another training seed (same held-out frames)
     skip*) blocks=${1#skip}  # issue 11's cheaper networks, e.g. skip3_10_13: this recipe from 2eb4c07's model
       echo "init=$runs/shipped_2eb4c07.pt model.skip_blocks=[${blocks//_/,}]" ;;  # with those blocks left out
     *) echo "unknown variant $1" >&2; exit 2 ;;
