@@ -4,7 +4,8 @@ over thresholds (how its operating threshold was chosen).
 
     python experiments/generalisation/run.py [before=runs/shipped_before_issue10.pt]
         [first=runs/shipped_980e566.pt] [long=runs/shipped_7745c87.pt] [more=runs/gpu/more.pt]
-        [from_before=runs/gpu/from_before.pt] [gpu=runs/shipped_2eb4c07.pt] [shipped=heatmapnet/shipped/heatmapnet.pt]
+        [from_before=runs/gpu/from_before.pt] [gpu=runs/shipped_2eb4c07.pt] [cont=runs/gpu12/cont.pt] [close=...]
+        [close_seed1=...] [close_ego=...] [close_seed1_ego=...] [shipped=heatmapnet/shipped/heatmapnet.pt]
         [split_from=runs/shipped_2eb4c07.pt] [runtime=torch] [threads=1]
 
 The models, each made with `git show COMMIT:heatmapnet/shipped/heatmapnet.pt > FILE` or released from a run
@@ -16,8 +17,14 @@ The models, each made with `git show COMMIT:heatmapnet/shipped/heatmapnet.pt > F
   mix for 60 epochs from `long`, and the same from `before`;
 - `gpu`: `experiment=generalise_gpu`, the rebalanced variant, released at the threshold chosen below (shipped in
   2eb4c07);
+- `cont`, `close`, `close_seed1` (twelfth session, `runs/gpu12/*.pt` released from gpu_runs.sh's runs): 50 more
+  GPU epochs from the shipped model, as it is and with webcam10's close hands drawn twice as often and zoom-in
+  to 1.8 (two seeds); `close_ego`, `close_seed1_ego`: each `close` seed with the egocentric fine-tune on top
+  (experiments/egocentric/run.py name=close[_seed1]_all_avg0.7);
 - `shipped`: `gpu` fine-tuned on 147 egocentric pointing hands and averaged with it, 0.7 x fine-tuned
   (experiments/egocentric/), released at the same threshold.
+A model whose file is gone (the sixth session's `more` and `from_before` were not kept) keeps its figures from
+results.json.
 Each is evaluated at its own threshold with the tracking defaults (the input follows the frame's orientation),
 and the shipped model also with a fixed landscape input, with `python -m heatmapnet.evaluate split=val
 split_from=<split_from>` on the frames all these runs held out of every dataset (seed 0, the same held-out
@@ -50,6 +57,11 @@ VARIANTS = {  # name in the table: (model option, extra evaluate arguments)
     "more (GPU)": ("more", []),
     "from_before (GPU)": ("from_before", []),
     "gpu (2eb4c07)": ("gpu", []),
+    "cont (GPU)": ("cont", []),
+    "close (GPU)": ("close", []),
+    "close seed 1 (GPU)": ("close_seed1", []),
+    "close + egocentric": ("close_ego", []),
+    "close seed 1 + egocentric": ("close_seed1_ego", []),
     "shipped": ("shipped", []),
     "shipped, fixed landscape input": ("shipped", ["input_orientation=fixed"]),
 }
@@ -128,15 +140,28 @@ def main(argv: list[str]) -> None:
                                    "more": str(REPO / "runs" / "gpu" / "more.pt"),
                                    "from_before": str(REPO / "runs" / "gpu" / "from_before.pt"),
                                    "gpu": str(REPO / "runs" / "shipped_2eb4c07.pt"),
+                                   "cont": str(REPO / "runs" / "gpu12" / "cont.pt"),
+                                   "close": str(REPO / "runs" / "gpu12" / "close.pt"),
+                                   "close_seed1": str(REPO / "runs" / "gpu12" / "close_seed1.pt"),
+                                   "close_ego": str(REPO / "outputs" / "egocentric" / "close_all_avg0.7"
+                                                          / "heatmapnet.pt"),
+                                   "close_seed1_ego": str(REPO / "outputs" / "egocentric" / "close_seed1_all_avg0.7"
+                                                          / "heatmapnet.pt"),
                                    "shipped": shipped, "split_from": str(REPO / "runs" / "shipped_2eb4c07.pt"),
                                    "data": str(REPO.parent / "shared" / "data"), "runtime": "torch", "threads": 1},
                             "generalisation")
     per_dataset = {dataset: PointMetrics() for dataset in DATASETS}  # the shipped model's, for the sweep
-    results = {variant: {dataset: {"val": evaluate(options, variant, dataset, pooled=per_dataset[dataset]
-                                                   if variant == "shipped" else None),
-                                   "hand_free": evaluate(options, variant, dataset, hand_free)}
-                         for dataset, hand_free in DATASETS.items()}
-               for variant in VARIANTS}
+    earlier = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results = {}
+    for variant, (model, _) in VARIANTS.items():
+        if not Path(options[model]).is_file() and variant in earlier:  # a GPU run's model not kept: its figures stay
+            print(f"{variant}: {options[model]} not found, keeping its figures from {RESULTS.name}", flush=True)
+            results[variant] = earlier[variant]
+            continue
+        results[variant] = {dataset: {"val": evaluate(options, variant, dataset, pooled=per_dataset[dataset]
+                                                      if variant == "shipped" else None),
+                                      "hand_free": evaluate(options, variant, dataset, hand_free)}
+                            for dataset, hand_free in DATASETS.items()}
     sweep = threshold_sweep(per_dataset)
     RESULTS.write_text(json.dumps({"options": options, **results, "shipped threshold sweep": sweep}, indent=2)
                        + "\n")
