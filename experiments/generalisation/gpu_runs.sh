@@ -6,6 +6,7 @@
 #   git show 7745c87:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_7745c87.pt
 #   git show f6805a0:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_before_issue10.pt
 #   git show 2eb4c07:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_2eb4c07.pt      # (skip* variants)
+#   git show 1000813:heatmapnet/shipped/heatmapnet.pt > gpu_pack/runs/shipped_1000813.pt      # (cont, close*)
 # then run it there with gpu_pack carried (its image has PyTorch but not Hydra). For benchmarks/bench_gpu.py there
 # (track.py's imports), add the tracking packages built for the image's Python (3.12 in the ninth session):
 #   pip download lap python-osc websockets --python-version 3.12 --only-binary=:all: --no-deps \
@@ -37,7 +38,7 @@ overrides() {  # the settings that make each variant
     rebalanced) ;;  # the config as it is: shipped
     more) echo "$same_mix" ;;  # generalise_long's recipe, 60 epochs
     from_before) echo "$same_mix init=$runs/shipped_before_issue10.pt" ;;  # the same, from the model before issue 10
-    cont) echo "init=$PWD/heatmapnet/shipped/heatmapnet.pt train.lr=0.0002" ;;  # the shipped model, trained on
+    cont) echo "init=$runs/shipped_1000813.pt train.lr=0.0002" ;;  # the model shipped in 1000813, trained on
     close) echo "$(overrides cont) data.mix.webcam10.weight=3.0 augment.scale=[0.5,1.8]" ;;  # more large close hands
     *_seed[0-9]) echo "$(overrides "${1%_seed*}") seed=${1##*_seed}" ;;  # another training seed (same held-out frames)
     skip*) blocks=${1#skip}  # issue 11's cheaper networks, e.g. skip3_10_13: this recipe from 2eb4c07's model
