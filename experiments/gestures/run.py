@@ -50,7 +50,7 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
                                 "(spanning 0.6 hand sizes); moving above "
                                 "0.4 hand sizes/s for at most 8 s, a stroke ends after 0.1 s (and 3 frames) below "
                                 "when it is a gesture and not within 0.04 of the beginning of another gesture's "
-                                "template, else after 0.3 s"),
+                                "template, else after 0.4 s"),
         "swipe_0.2_30": (replace(base, swipe_deviation=0.2, swipe_angle=30.0), False,
                          "as chosen, swipes straight within 0.2 and within 30 degrees of an axis (the setting before)"),
         "swipe_0.12_20": (replace(base, swipe_deviation=0.12, swipe_angle=20.0), False,
@@ -59,7 +59,7 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
                            "as chosen, strokes of at most 6 s (the default before: EgoGestAR's slowest stars take "
                            "6.4 s)"),
         "full_pause": (replace(base, early_pause=base.pause), False,
-                       "as chosen, every stroke waits 0.3 s (no early end)"),
+                       "as chosen, every stroke waits the full 0.4 s (no early end)"),
         "early_0.067": (replace(base, early_pause=0.067), False, "as chosen, early end after 0.067 s"),
         "early_frames_1": (replace(base, early_frames=1), False,
                            "as chosen, early end after 0.1 s however few frames (chosen: and 3 frames)"),
@@ -81,7 +81,9 @@ def variants() -> dict[str, tuple[GestureConfig, bool, str]]:
         "pause_0.1": (replace(base, pause=0.1, early_pause=0.1), False,
                       "as chosen, every stroke ends after 0.1 s still"),
         "pause_0.2": (replace(base, pause=0.2), False, "as chosen, the full pause 0.2 s"),
-        "pause_0.4": (replace(base, pause=0.4), False, "as chosen, the full pause 0.4 s"),
+        "pause_0.3": (replace(base, pause=0.3), False, "as chosen, the full pause 0.3 s (the setting before the "
+                                                       "thirteenth session)"),
+        "pause_0.5": (replace(base, pause=0.5), False, "as chosen, the full pause 0.5 s"),
         "move_0.1": (replace(base, move_speed=0.1), False, "as chosen, moving above 0.1 hand sizes/s"),
         "move_0.2": (replace(base, move_speed=0.2), False, "as chosen, moving above 0.2 hand sizes/s"),
         "move_0.3": (replace(base, move_speed=0.3), False, "as chosen, moving above 0.3 hand sizes/s"),

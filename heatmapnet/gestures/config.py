@@ -9,7 +9,7 @@ class GestureConfig:
     templates: str | None = None  # template file of drawn shapes (JSON); null: the shipped heatmapnet/shipped/gestures.json
     mirror: bool = False  # the frames are a mirrored (selfie) view: swap left and right, mirror the shapes
     move_speed: float = 0.4  # a hand faster than this (hand sizes / s) is drawing a stroke
-    pause: float = 0.3  # a stroke ends when the hand has been slower than move_speed for this long
+    pause: float = 0.4  # a stroke ends when the hand has been slower than move_speed for this long
     early_pause: float = 0.1  # a stroke surely one gesture (no other's beginning) ends after this (= pause: off)
     early_frames: int = 3  # ... and at least this many frames (at low frame rates one still frame is noise)
     early_score: float = 0.0  # ... and scores at least this (0-1; 0: any gesture, experiments/README.md)
