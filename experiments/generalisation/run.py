@@ -5,7 +5,8 @@ over thresholds (how its operating threshold was chosen).
     python experiments/generalisation/run.py [before=runs/shipped_before_issue10.pt]
         [first=runs/shipped_980e566.pt] [long=runs/shipped_7745c87.pt] [more=runs/gpu/more.pt]
         [from_before=runs/gpu/from_before.pt] [gpu=runs/shipped_2eb4c07.pt] [cont=runs/gpu12/cont.pt] [close=...]
-        [close_seed1=...] [close_ego=...] [close_seed1_ego=...] [shipped=heatmapnet/shipped/heatmapnet.pt]
+        [close_seed1=...] [close_ego=...] [close_seed1_ego=...] [egocentric=runs/shipped_1000813.pt]
+        [shipped=heatmapnet/shipped/heatmapnet.pt]
         [split_from=runs/shipped_2eb4c07.pt] [runtime=torch] [threads=1]
 
 The models, each made with `git show COMMIT:heatmapnet/shipped/heatmapnet.pt > FILE` or released from a run
@@ -21,8 +22,9 @@ The models, each made with `git show COMMIT:heatmapnet/shipped/heatmapnet.pt > F
   GPU epochs from the shipped model, as it is and with webcam10's close hands drawn twice as often and zoom-in
   to 1.8 (two seeds); `close_ego`, `close_seed1_ego`: each `close` seed with the egocentric fine-tune on top
   (experiments/egocentric/run.py name=close[_seed1]_all_avg0.7);
-- `shipped`: `gpu` fine-tuned on 147 egocentric pointing hands and averaged with it, 0.7 x fine-tuned
-  (experiments/egocentric/), released at the same threshold.
+- `egocentric`: `gpu` fine-tuned on 147 egocentric pointing hands and averaged with it, 0.7 x fine-tuned
+  (experiments/egocentric/), released at the same threshold (shipped in 1000813);
+- `shipped`: since the thirteenth session `close_seed1_ego`.
 A model whose file is gone (the sixth session's `more` and `from_before` were not kept) keeps its figures from
 results.json.
 Each is evaluated at its own threshold with the tracking defaults (the input follows the frame's orientation),
@@ -57,6 +59,7 @@ VARIANTS = {  # name in the table: (model option, extra evaluate arguments)
     "more (GPU)": ("more", []),
     "from_before (GPU)": ("from_before", []),
     "gpu (2eb4c07)": ("gpu", []),
+    "egocentric (1000813)": ("egocentric", []),
     "cont (GPU)": ("cont", []),
     "close (GPU)": ("close", []),
     "close seed 1 (GPU)": ("close_seed1", []),
@@ -140,6 +143,7 @@ def main(argv: list[str]) -> None:
                                    "more": str(REPO / "runs" / "gpu" / "more.pt"),
                                    "from_before": str(REPO / "runs" / "gpu" / "from_before.pt"),
                                    "gpu": str(REPO / "runs" / "shipped_2eb4c07.pt"),
+                                   "egocentric": str(REPO / "runs" / "shipped_1000813.pt"),
                                    "cont": str(REPO / "runs" / "gpu12" / "cont.pt"),
                                    "close": str(REPO / "runs" / "gpu12" / "close.pt"),
                                    "close_seed1": str(REPO / "runs" / "gpu12" / "close_seed1.pt"),
