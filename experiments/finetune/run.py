@@ -5,6 +5,9 @@
 Results go to experiments/finetune/results_seed<S>.json (and .md); finished N are kept, so a rerun only adds
 what is missing. Reports and runs go under `out`. A variant of the recipe: `variant=NAME overrides="k=v ..."`
 (extra train.py overrides; its rows are keyed N<frames>-NAME, in results_seed<S>-NAME.json).
+`select=errors` picks the labelled frames as a user who first watches the shipped model on the footage would: half
+the runs start where it misses a hand or fires on something else, the rest spread evenly (the default `even`
+spreads them all); watching the pool once is added to the labelling time.
 
 The scene: webcam4's `1hand`, `hand` and `volctl` phone videos re-filmed by a filming-like transform (camera on
 its side, so the frames are landscape with hands entering sideways; 426x240 like a cheap webcam; dim, warm light;
@@ -47,11 +50,14 @@ sys.path.insert(0, str(REPO))
 
 from annotator.store import Store  # noqa: E402
 from heatmapnet.cli import parse_options, run_tool  # noqa: E402
+from heatmapnet.errors import UserError  # noqa: E402
 from heatmapnet.data.coco import CocoReader  # noqa: E402
 from heatmapnet.data.hands import Hand  # noqa: E402
 from heatmapnet.data.hands_json import Annotations, Marker, relative_video  # noqa: E402
+from heatmapnet.evaluate.metrics import PointMetrics  # noqa: E402
 from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
 from heatmapnet.model.checkpoint import load_model, read_checkpoint, save_checkpoint  # noqa: E402
+from heatmapnet.pipeline import HandTracker  # noqa: E402
 
 WEBCAM4 = REPO.parent / "shared" / "data" / "webcam4"
 SHIPPED = REPO / "heatmapnet" / "shipped" / "heatmapnet.pt"
@@ -119,15 +125,58 @@ def pool(frames: dict[int, list[Hand]]) -> list[int]:
     return [i for i in sorted(frames) if i < math.ceil(POOL_FRACTION * count) - 1]
 
 
-def label(scene: dict, frames: int, folder: Path, out: Path) -> dict:
-    """`frames` labelled frames in runs of RUN_LENGTH over each video's pool, as .hands.json files; the effort."""
+def pool_errors(scene: dict, out: Path) -> dict[str, dict[int, int]]:
+    """Per video, the shipped model's errors (missed hands + false alarms, at its threshold) on each pool frame, as
+    a user watching its output over the footage would see them."""
+    detector = HandTracker(str(SHIPPED), runtime="torch", threads=1).detector
+    errors = {}
+    for video in SCENE_VIDEOS:
+        candidates, capture, index = set(pool(scene[video])), cv2.VideoCapture(str(out / "scene" / f"{video}.mp4")), 0
+        errors[video] = {}
+        while candidates - errors[video].keys():
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index in candidates:
+                match = PointMetrics().update(detector(frame), scene[video][index])
+                errors[video][index] = match.errors(SHIPPED_THRESHOLD)
+            index += 1
+        capture.release()
+    return errors
+
+
+def run_starts(candidates: list[int], runs: int, errors: dict[int, int] | None) -> list[int]:
+    """Positions in `candidates` where the label-and-go runs start: spread evenly, or (with `errors`) half of them
+    at the frames with the most errors first, runs not overlapping, the rest each as far from the others as it can
+    be (a split by time needs labels all along the video: errors cluster where the footage gets hard)."""
+    even = np.linspace(0, len(candidates) - RUN_LENGTH, runs).round().astype(int).tolist()
+    if errors is None:
+        return even
+    starts: list[int] = []
+    for position in sorted(range(len(candidates)), key=lambda p: (-errors.get(candidates[p], 0), p)):
+        if len(starts) == math.ceil(runs / 2) or not errors.get(candidates[position], 0):
+            break
+        position = min(position, len(candidates) - RUN_LENGTH)
+        if all(abs(position - start) >= RUN_LENGTH for start in starts):
+            starts.append(position)
+    positions = range(len(candidates) - RUN_LENGTH + 1)
+    while len(starts) < runs:  # each further run as far as possible from those chosen: spread over the video
+        starts.append(max(positions, key=lambda p: min((abs(p - start) for start in starts), default=p)))
+    return sorted(starts)
+
+
+def label(scene: dict, frames: int, folder: Path, out: Path, errors: dict | None = None) -> dict:
+    """`frames` labelled frames in runs of RUN_LENGTH over each video's pool, as .hands.json files; the effort
+    (with `errors`: runs where the shipped model errs, plus the time to watch the pool once)."""
     folder.mkdir(parents=True, exist_ok=True)
     shares = np.diff(np.linspace(0, frames, len(SCENE_VIDEOS) + 1).round().astype(int))
     effort, labelled = 0.0, 0
     for video, share in zip(SCENE_VIDEOS, shares):
         candidates = pool(scene[video])
         runs = max(1, math.ceil(share / RUN_LENGTH))
-        starts = np.linspace(0, len(candidates) - RUN_LENGTH, runs).round().astype(int)
+        starts = run_starts(candidates, runs, None if errors is None else errors[video])
+        if errors is not None:
+            effort += len(candidates) / FPS
         last = len(candidates) - 1
         chosen = sorted({candidates[min(s + k, last)] for s in starts for k in range(RUN_LENGTH)})[:share]
         markers = {i: tuple(Marker(n + 1, h.x, h.y, h.size / 2) for n, h in enumerate(scene[video][i])) for i in chosen}
@@ -244,7 +293,9 @@ def unaveraged(run_dir: Path, out: Path, name: str) -> dict:
 
 def main(argv: list[str]) -> None:
     options = parse_options(argv, {"frames": "25,50,100,200", "seed": 0, "out": str(REPO / "outputs" / "finetune"),
-                                   "variant": "", "overrides": ""}, "finetune experiment")
+                                   "variant": "", "overrides": "", "select": "even"}, "finetune experiment")
+    if options["select"] not in ("even", "errors"):
+        raise UserError(f"select must be even or errors, got {options['select']!r}")
     overrides = options["overrides"].split()  # e.g. overrides="model.freeze_layers=14" variant=head_only
     out = Path(options["out"]).absolute()
     base_path = Path(__file__).with_name(f"results_seed{options['seed']}.json")
@@ -263,7 +314,8 @@ def main(argv: list[str]) -> None:
         if key in results:
             continue
         base = out / f"seed{options['seed']}" / key
-        effort = label(scene, frames, base / "labels", out)
+        errors = pool_errors(scene, out) if options["select"] == "errors" else None
+        effort = label(scene, frames, base / "labels", out, errors)
         tuned = fine_tune(base / "labels", base / "run", int(options["seed"]), overrides)
         tuned["overrides"] = overrides
         results[key] = {**effort, **tuned, **score(base / "run" / "mine.pt", f"seed{options['seed']}-{key}", out)}
