@@ -50,10 +50,10 @@ sys.path.insert(0, str(REPO))
 
 from annotator.store import Store  # noqa: E402
 from heatmapnet.cli import parse_options, run_tool  # noqa: E402
-from heatmapnet.errors import UserError  # noqa: E402
 from heatmapnet.data.coco import CocoReader  # noqa: E402
 from heatmapnet.data.hands import Hand  # noqa: E402
 from heatmapnet.data.hands_json import Annotations, Marker, relative_video  # noqa: E402
+from heatmapnet.errors import UserError  # noqa: E402
 from heatmapnet.evaluate.metrics import PointMetrics  # noqa: E402
 from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
 from heatmapnet.model.checkpoint import load_model, read_checkpoint, save_checkpoint  # noqa: E402
