@@ -149,9 +149,8 @@ def run_starts(candidates: list[int], runs: int, errors: dict[int, int] | None) 
     """Positions in `candidates` where the label-and-go runs start: spread evenly, or (with `errors`) half of them
     at the frames with the most errors first, runs not overlapping, the rest each as far from the others as it can
     be (a split by time needs labels all along the video: errors cluster where the footage gets hard)."""
-    even = np.linspace(0, len(candidates) - RUN_LENGTH, runs).round().astype(int).tolist()
     if errors is None:
-        return even
+        return np.linspace(0, len(candidates) - RUN_LENGTH, runs).round().astype(int).tolist()
     starts: list[int] = []
     for position in sorted(range(len(candidates)), key=lambda p: (-errors.get(candidates[p], 0), p)):
         if len(starts) == math.ceil(runs / 2) or not errors.get(candidates[position], 0):

@@ -38,7 +38,7 @@ overrides() {  # the settings that make each variant
     rebalanced) ;;  # the config as it is: shipped
     more) echo "$same_mix" ;;  # generalise_long's recipe, 60 epochs
     from_before) echo "$same_mix init=$runs/shipped_before_issue10.pt" ;;  # the same, from the model before issue 10
-    cont) echo "init=$runs/shipped_1000813.pt train.lr=0.0002" ;;  # the model shipped in 1000813, trained on
+    cont) echo "init=$runs/shipped_1000813.pt train.lr=0.0002" ;;  # the model shipped in 1000813, trained longer
     close) echo "$(overrides cont) data.mix.webcam10.weight=3.0 augment.scale=[0.5,1.8]" ;;  # more large close hands
     *_seed[0-9]) echo "$(overrides "${1%_seed*}") seed=${1##*_seed}" ;;  # another training seed (same held-out frames)
     skip*) blocks=${1#skip}  # issue 11's cheaper networks, e.g. skip3_10_13: this recipe from 2eb4c07's model

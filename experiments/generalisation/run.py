@@ -52,20 +52,23 @@ from heatmapnet.evaluate.metrics import PointMetrics, size_bucket_names  # noqa:
 from heatmapnet.evaluate.run import parse_args, run  # noqa: E402
 
 DATASETS = {"egohands4": 1, "webcam10": 2, "webcam4": 2, "hagrid1336": 2}  # name: labelled hands to crop around
+MODELS = {  # model option: (name in the table, default file under the repository)
+    "before": ("before", "runs/shipped_before_issue10.pt"),
+    "first": ("first", "runs/shipped_980e566.pt"),
+    "long": ("long", "runs/shipped_7745c87.pt"),
+    "more": ("more (GPU)", "runs/gpu/more.pt"),
+    "from_before": ("from_before (GPU)", "runs/gpu/from_before.pt"),
+    "gpu": ("gpu (2eb4c07)", "runs/shipped_2eb4c07.pt"),
+    "egocentric": ("egocentric (1000813)", "runs/shipped_1000813.pt"),
+    "cont": ("cont (GPU)", "runs/gpu12/cont.pt"),
+    "close": ("close (GPU)", "runs/gpu12/close.pt"),
+    "close_seed1": ("close seed 1 (GPU)", "runs/gpu12/close_seed1.pt"),
+    "close_ego": ("close + egocentric", "outputs/egocentric/close_all_avg0.7/heatmapnet.pt"),
+    "close_seed1_ego": ("close seed 1 + egocentric", "outputs/egocentric/close_seed1_all_avg0.7/heatmapnet.pt"),
+    "shipped": ("shipped", "heatmapnet/shipped/heatmapnet.pt"),
+}
 VARIANTS = {  # name in the table: (model option, extra evaluate arguments)
-    "before": ("before", []),
-    "first": ("first", []),
-    "long": ("long", []),
-    "more (GPU)": ("more", []),
-    "from_before (GPU)": ("from_before", []),
-    "gpu (2eb4c07)": ("gpu", []),
-    "egocentric (1000813)": ("egocentric", []),
-    "cont (GPU)": ("cont", []),
-    "close (GPU)": ("close", []),
-    "close seed 1 (GPU)": ("close_seed1", []),
-    "close + egocentric": ("close_ego", []),
-    "close seed 1 + egocentric": ("close_seed1_ego", []),
-    "shipped": ("shipped", []),
+    **{name: (model, []) for model, (name, _) in MODELS.items()},
     "shipped, fixed landscape input": ("shipped", ["input_orientation=fixed"]),
 }
 THRESHOLDS = [round(0.15 + 0.05 * i, 2) for i in range(11)]  # the sweep of the shipped model: 0.15 ... 0.65
@@ -136,22 +139,8 @@ def sweep_table(sweep: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    shipped = str(REPO / "heatmapnet" / "shipped" / "heatmapnet.pt")
-    options = parse_options(argv, {"before": str(REPO / "runs" / "shipped_before_issue10.pt"),
-                                   "first": str(REPO / "runs" / "shipped_980e566.pt"),
-                                   "long": str(REPO / "runs" / "shipped_7745c87.pt"),
-                                   "more": str(REPO / "runs" / "gpu" / "more.pt"),
-                                   "from_before": str(REPO / "runs" / "gpu" / "from_before.pt"),
-                                   "gpu": str(REPO / "runs" / "shipped_2eb4c07.pt"),
-                                   "egocentric": str(REPO / "runs" / "shipped_1000813.pt"),
-                                   "cont": str(REPO / "runs" / "gpu12" / "cont.pt"),
-                                   "close": str(REPO / "runs" / "gpu12" / "close.pt"),
-                                   "close_seed1": str(REPO / "runs" / "gpu12" / "close_seed1.pt"),
-                                   "close_ego": str(REPO / "outputs" / "egocentric" / "close_all_avg0.7"
-                                                          / "heatmapnet.pt"),
-                                   "close_seed1_ego": str(REPO / "outputs" / "egocentric" / "close_seed1_all_avg0.7"
-                                                          / "heatmapnet.pt"),
-                                   "shipped": shipped, "split_from": str(REPO / "runs" / "shipped_2eb4c07.pt"),
+    options = parse_options(argv, {**{model: str(REPO / path) for model, (_, path) in MODELS.items()},
+                                   "split_from": str(REPO / "runs" / "shipped_2eb4c07.pt"),
                                    "data": str(REPO.parent / "shared" / "data"), "runtime": "torch", "threads": 1},
                             "generalisation")
     per_dataset = {dataset: PointMetrics() for dataset in DATASETS}  # the shipped model's, for the sweep

@@ -18,8 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from experiments.gestures.cache_tracks import cache_folder  # noqa: E402
-from experiments.gestures.run import (HERE, RotatedTemplates, Templates, false_triggers, leave_one_serial_out,  # noqa: E402
-                                      load_clips, templates_with_swipes, variants)
+from experiments.gestures.run import HERE, load_clips, score_variant, variants  # noqa: E402
 
 
 def scores(folder: Path, data: Path) -> dict[str, dict]:
@@ -27,10 +26,8 @@ def scores(folder: Path, data: Path) -> dict[str, dict]:
     clips = load_clips(folder, data)
     found = {}
     for name, (config, with_none, _) in variants().items():
-        kind = RotatedTemplates if name == "rotation_invariant" else Templates
-        row = leave_one_serial_out(clips, config, with_none, kind)
-        templates = templates_with_swipes(clips, config, with_none, config.swipe_deviation > 1e-3, kind)
-        triggers = false_triggers(folder, config, templates)
+        row = score_variant(name, config, with_none, clips, folder)
+        triggers = row["false_triggers"]
         found[name] = {"accuracy": row["accuracy"], "unclassified": row["unclassified_with_event"],
                        "webcam10": triggers["webcam10"]["per_minute"], "webcam4": triggers["webcam4"]["per_minute"]}
     return found

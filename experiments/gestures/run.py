@@ -232,6 +232,14 @@ def false_triggers(folder: Path, config: GestureConfig, templates: Templates) ->
     return result
 
 
+def score_variant(name: str, config: GestureConfig, with_none: bool, clips: list[dict], folder: Path) -> dict:
+    """Leave-one-serial-out on the clips, and false triggers with templates from every serial."""
+    kind = RotatedTemplates if name == "rotation_invariant" else Templates
+    row = leave_one_serial_out(clips, config, with_none, kind)
+    all_serials = templates_with_swipes(clips, config, with_none, config.swipe_deviation > 1e-3, kind)
+    return {**row, "false_triggers": false_triggers(folder, config, all_serials)}
+
+
 def tracker_coverage(clips: list[dict]) -> dict:
     """How often the tracker found the drawing hand at all (the recogniser cannot do better)."""
     none = [clip["clip"] for clip in clips if clip["main"] is None]
@@ -317,11 +325,8 @@ def main() -> None:
     clips = load_clips(folder, args.data)
     results = {"tracks": str(folder.relative_to(HERE)), "tracker": tracker_coverage(clips), "variants": {}}
     for name, (config, with_none, description) in variants().items():
-        kind = RotatedTemplates if name == "rotation_invariant" else Templates
-        row = leave_one_serial_out(clips, config, with_none, kind)
-        all_serials = templates_with_swipes(clips, config, with_none, config.swipe_deviation > 1e-3, kind)
-        row.update(description=description, settings=asdict(config),
-                   false_triggers=false_triggers(folder, config, all_serials))
+        row = score_variant(name, config, with_none, clips, folder)
+        row.update(description=description, settings=asdict(config), false_triggers=row.pop("false_triggers"))
         results["variants"][name] = row
         print(f"{name}: accuracy {row['accuracy']:.3f}, unclassified with event {row['unclassified_with_event']:.2f}, "
               f"webcam4 {row['false_triggers']['webcam4']['per_minute']:.2f}/min, "
