@@ -51,14 +51,14 @@ def circle(centre, radius_sizes: float, counter_clockwise: bool):
 
 
 def run(points, config=None, templates=None, noise=0.6, seed=0):
-    """Feed the points as detections (with pixel noise) through the tracker and the recogniser, then end the
-    source (events released by that are emitted at time None)."""
+    """Feed the points as detections (with pixel noise; None: no detection) through the tracker and the
+    recogniser, then end the source (events released by that are emitted at time None)."""
     rng = np.random.default_rng(seed)
     tracker, recognizer, events = MultiTracker(), GestureRecognizer(config, templates), []
     for index, point in enumerate(points):
         t = index / FPS
-        x, y = point + rng.normal(0, noise, 2)
-        hands = tracker.update(t, np.array([[x, y, 0.9, SIZE, SIZE]]))
+        x, y = (np.nan, np.nan) if point is None else point + rng.normal(0, noise, 2)
+        hands = tracker.update(t, np.array([[x, y, 0.9, SIZE, SIZE]] if point is not None else np.empty((0, 5))))
         events += [(t, event) for event in recognizer.update(t, hands)]
     return events + [(None, event) for event in recognizer.finish()]
 
@@ -104,6 +104,15 @@ def test_a_square_drawn_with_stops_at_its_corners_is_one_square_not_four_swipes(
     assert [event["name"] for _, event in run(points, templates=square_templates())] == ["square"]
     # without a square to begin, each side is a swipe that ended early
     assert [event["name"] for _, event in run(points)] == ["down", "right", "up", "left"]
+
+
+def test_a_hand_lost_for_a_moment_while_drawing_keeps_its_stroke():
+    """The tracker coasts through missed detections: the square unseen for 0.2 s at the end of its first side is
+    still one square (the stroke waits a full pause for a lost hand, as for a hand at rest)."""
+    drawn = square(START, 1.0, 0.0)
+    drawn = drawn[:int(FPS)] + [None] * 6 + drawn[int(FPS):]
+    assert [event["name"] for _, event in run(rest(0.5, START) + drawn + rest(1.0, drawn[-1]),
+                                               templates=square_templates())] == ["square"]
 
 
 def test_mirror_swaps_left_and_right():

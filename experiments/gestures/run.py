@@ -30,7 +30,13 @@ from experiments.gestures.cache_tracks import cache_folder  # noqa: E402
 
 from heatmapnet.gestures.config import GestureConfig  # noqa: E402
 from heatmapnet.gestures.recognizer import GestureRecognizer  # noqa: E402
-from heatmapnet.gestures.replay import example_stroke, hands_from_record, main_track, read_jsonl  # noqa: E402
+from heatmapnet.gestures.replay import (  # noqa: E402
+    clip_strokes,
+    example_stroke,
+    hands_from_record,
+    main_track,
+    read_jsonl,
+)
 from heatmapnet.gestures.shapes import REJECT, Templates, normalise  # noqa: E402
 from heatmapnet.gestures.stage import SHIPPED_TEMPLATES  # noqa: E402
 
@@ -182,15 +188,19 @@ def moved(clip: dict, config: GestureConfig) -> bool:
 
 def leave_one_serial_out(clips: list[dict], config: GestureConfig, with_none: bool, kind=Templates) -> dict:
     swipe_rule = config.swipe_deviation > 1e-3
-    answers, latencies, on_time, unclassified_fired = [], [], [], []
+    answers, latencies, on_time, unclassified_fired, late = [], [], [], [], []
     for serial in sorted({clip["serial"] for clip in clips}):
         train = [clip for clip in clips if clip["serial"] != serial]
         recognizer = GestureRecognizer(config, templates_with_swipes(train, config, with_none, swipe_rule, kind))
         for clip in (clip for clip in clips if clip["serial"] == serial):
             emitted = replay(clip["records"], recognizer)
-            delays = [t - event["t_end"] for t, event in emitted if t is not None]
-            latencies += delays
-            on_time += [delay <= max(LATENCY_TARGET_S, LATENCY_TARGET_FRAMES / clip["fps"]) + 1e-3 for delay in delays]
+            target = max(LATENCY_TARGET_S, LATENCY_TARGET_FRAMES / clip["fps"]) + 1e-3
+            for t, event in emitted:
+                if t is not None:
+                    latencies.append(t - event["t_end"])
+                    on_time.append(latencies[-1] <= target)
+                    if not on_time[-1]:
+                        late.append(late_event(clip, t, event, recognizer))
             if clip["label"] == NO_GESTURE:
                 unclassified_fired.append(bool(emitted))
                 continue
@@ -207,7 +217,20 @@ def leave_one_serial_out(clips: list[dict], config: GestureConfig, with_none: bo
             "latency_median_s": float(np.median(latencies)) if latencies else None,
             "latency_max_s": float(np.max(latencies)) if latencies else None,
             "latency_on_target": float(np.mean(on_time)) if on_time else None,
-            "answers": answers}
+            "timed_events": len(latencies), "late_events": late, "answers": answers}
+
+
+def late_event(clip: dict, t: float, event: dict, recognizer: GestureRecognizer) -> dict:
+    """An event emitted at `t`, past the latency target, and why it waited: its stroke looked like the beginning
+    of another gesture, or the hand was lost (the stroke closed when the tracker dropped the track)."""
+    stroke = next((stroke for stroke in clip_strokes(clip["records"], recognizer.config)
+                   if stroke.track_id == event["id"] and round(stroke.t_start, 4) == event["t_start"]
+                   and round(stroke.t_end, 4) == event["t_end"]), None)
+    beginning = stroke and recognizer.continued_as(stroke, event["name"])
+    record = next(record for record in clip["records"] if record["t"] == t)
+    lost = all(track["id"] != event["id"] for track in record["tracks"])
+    return {"clip": clip["clip"], "name": event["name"], "latency_s": round(t - event["t_end"], 3),
+            "why": f"the beginning of a {beginning}" if beginning else "the track ended" if lost else "unknown"}
 
 
 def accuracy(answers: list[dict], key: str = "answer") -> float:
@@ -310,6 +333,12 @@ def markdown(results: dict) -> str:
                      f"{row['unclassified_with_event']:.2f} | {latency} | {triggers['webcam4']['per_minute']:.2f} "
                      f"({triggers['webcam4']['minutes']:.1f} min) | {triggers['webcam10']['per_minute']:.2f} "
                      f"({triggers['webcam10']['minutes']:.1f} min) |")
+    chosen = results["variants"]["chosen"]
+    late = ", ".join(f"`{event['clip']}` {event['name']} after {event['latency_s']:.2f} s"
+                     + f" ({event['why']})"
+                     for event in chosen["late_events"])
+    lines += ["", f"Events of `chosen` past the latency target: {len(chosen['late_events'])} of the "
+              f"{chosen['timed_events']} not forced by a clip's end{': ' + late if late else ''}."]
     return "\n".join(lines) + "\n"
 
 
@@ -333,7 +362,7 @@ def main() -> None:
               f"webcam10 {row['false_triggers']['webcam10']['per_minute']:.2f}/min", flush=True)
     for name, row in results["variants"].items():  # per-clip answers of the chosen variant only: a short file
         if name != "chosen":
-            row.pop("answers")
+            row.pop("answers"), row.pop("late_events")
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     table = markdown(results)
     (HERE / "results.md").write_text(table)

@@ -81,12 +81,18 @@ class GestureRecognizer:
 
     def may_go_on(self, stroke: Stroke, name: str) -> bool:
         """Whether the stroke, recognised as `name`, also looks like the beginning of another gesture."""
+        return self.continued_as(stroke, name) is not None
+
+    def continued_as(self, stroke: Stroke, name: str) -> str | None:
+        """The other gesture whose beginning the stroke, recognised as `name`, lies within `prefix_distance` of
+        (the nearest one), or None."""
         others = self.beginning_names != name
         normalised = normalise(self.as_seen(stroke))
         if normalised is None or not others.any():
-            return False
+            return None
         distances = np.linalg.norm(self.beginning_points[others] - normalised[None], axis=2).mean(axis=1)
-        return float(distances.min()) <= self.config.prefix_distance
+        nearest = int(np.argmin(distances))
+        return str(self.beginning_names[others][nearest]) if distances[nearest] <= self.config.prefix_distance else None
 
     def as_seen(self, stroke: Stroke) -> np.ndarray:
         """The stroke's points as the gestures are named (left and right swapped for a mirrored camera)."""
