@@ -203,6 +203,23 @@ def test_the_pose_recipe_judges_two_hand_photos_with_the_shipped_pose_model_and_
         gather(compose_config("train", "experiment=pose_clips", f"pose.two_hand_judge={broken}").pose)
 
 
+def test_repeated_photos_are_drawn_that_often_in_training_and_once_in_validation():
+    from collections import Counter
+
+    from heatmapnet.poses.data import CropSample
+    from heatmapnet.poses.training import gather, split
+    image = np.zeros((8, 8, 3), np.uint8)
+    samples = [CropSample(image, (4, 4, 4, 4), "fist", f"photo{i}", repeat=1 + 2 * (i % 2)) for i in range(20)]
+    training, validation = split(samples, 0.25, seed=0)
+    drawn = Counter(id(sample) for sample in training)
+    assert len(drawn) == 15 and {id(sample) for sample in validation}.isdisjoint(drawn)
+    assert all(drawn[id(sample)] == sample.repeat for sample in samples if id(sample) in drawn)
+    assert len(validation) == len({id(sample) for sample in validation}) == 5
+    assert compose_config("train", "experiment=pose").pose.photo_repeat >= 1
+    with pytest.raises(UserError, match="photo_repeat must be a whole number"):
+        gather(compose_config("train", "experiment=pose", "pose.photo_repeat=0").pose)
+
+
 def test_train_task_dispatch_refuses_an_unknown_task():
     import train as train_script
     assert compose_config("train").task == "heatmap" and compose_config("train", "experiment=pose").task == "pose"

@@ -36,6 +36,7 @@ class CropSample:
     label: str
     group: str  # samples of one group (photo, clip segment) land on the same side of the split
     split: str | None = None  # "train" / "val" where the source fixes it (clips, label files: by time), else by group
+    repeat: int = 1  # times a training epoch draws it (photos cut as the tracker cuts: pose.photo_repeat)
 
 
 def context_sample(frame: np.ndarray, x: float, y: float, w: float, h: float, label: str, group: str,

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -39,7 +40,9 @@ from heatmapnet.poses.report import confusion, confusion_png, summary, text_matr
 
 def gather(cfg, seed: int = 0) -> list[CropSample]:
     """Every training sample the `pose` config names."""
-    size, none = cfg.crop_size, cfg.none_class
+    size, none, repeat = cfg.crop_size, cfg.none_class, cfg.get("photo_repeat", 1)
+    if not (isinstance(repeat, int) and repeat >= 1):
+        raise UserError(f"pose.photo_repeat must be a whole number >= 1, got {repeat!r}")
     samples: list[CropSample] = []
     if cfg.crops:
         samples += read_crop_folders(cfg.crops, size, cfg.crops_per_class, cfg.crop_box_scale)
@@ -56,8 +59,9 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
     judge = (PoseClassifier(Path(str(cfg.two_hand_judge)).expanduser())
              if cfg.get("two_hand_judge") and cfg.get("photos") else None)
     for root in cfg.get("photos") or ():
-        samples += photo_gesture_samples(detector_training_photos(root, cfg.get("detector")), size,
-                                         {s.label for s in samples} or None, judge, none)
+        photos = photo_gesture_samples(detector_training_photos(root, cfg.get("detector")), size,
+                                       {s.label for s in samples} or None, judge, none)
+        samples += [replace(sample, repeat=repeat) for sample in photos]
     if not samples:
         raise UserError("no pose training data: set pose.crops (class folders of hand crops), pose.clips "
                         "(a folder of clips, one per pose), pose.annotations (annotator files with pose labels) "
@@ -78,13 +82,14 @@ def detector_training_photos(root, detector=None) -> list:
 
 
 def split(samples: list[CropSample], val_fraction: float, seed: int) -> tuple[list, list]:
-    """Fixed splits where the source set one (clips: by time), the rest by group at random."""
+    """Fixed splits where the source set one (clips: by time), the rest by group at random; a training sample
+    appears `repeat` times (validation counts each once)."""
     groups = sorted({s.group for s in samples if s.split is None})
     random.Random(seed).shuffle(groups)
     held_out = set(groups[:round(val_fraction * len(groups))])
     val = [s for s in samples if s.split == "val" or (s.split is None and s.group in held_out)]
     train = [s for s in samples if s.split == "train" or (s.split is None and s.group not in held_out)]
-    return train, val
+    return [s for s in train for _ in range(s.repeat)], val
 
 
 class CropDataset(Dataset):
