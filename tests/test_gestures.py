@@ -57,8 +57,9 @@ def run(points, config=None, templates=None, noise=0.6, seed=0):
     tracker, recognizer, events = MultiTracker(), GestureRecognizer(config, templates), []
     for index, point in enumerate(points):
         t = index / FPS
-        x, y = (np.nan, np.nan) if point is None else point + rng.normal(0, noise, 2)
-        hands = tracker.update(t, np.array([[x, y, 0.9, SIZE, SIZE]] if point is not None else np.empty((0, 5))))
+        detections = (np.empty((0, 5)) if point is None
+                      else np.array([[*(point + rng.normal(0, noise, 2)), 0.9, SIZE, SIZE]]))
+        hands = tracker.update(t, detections)
         events += [(t, event) for event in recognizer.update(t, hands)]
     return events + [(None, event) for event in recognizer.finish()]
 

@@ -334,8 +334,7 @@ def markdown(results: dict) -> str:
                      f"({triggers['webcam4']['minutes']:.1f} min) | {triggers['webcam10']['per_minute']:.2f} "
                      f"({triggers['webcam10']['minutes']:.1f} min) |")
     chosen = results["variants"]["chosen"]
-    late = ", ".join(f"`{event['clip']}` {event['name']} after {event['latency_s']:.2f} s"
-                     + f" ({event['why']})"
+    late = ", ".join(f"`{event['clip']}` {event['name']} after {event['latency_s']:.2f} s ({event['why']})"
                      for event in chosen["late_events"])
     lines += ["", f"Events of `chosen` past the latency target: {len(chosen['late_events'])} of the "
               f"{chosen['timed_events']} not forced by a clip's end{': ' + late if late else ''}."]
@@ -362,7 +361,8 @@ def main() -> None:
               f"webcam10 {row['false_triggers']['webcam10']['per_minute']:.2f}/min", flush=True)
     for name, row in results["variants"].items():  # per-clip answers of the chosen variant only: a short file
         if name != "chosen":
-            row.pop("answers"), row.pop("late_events")
+            for key in ("answers", "late_events"):
+                row.pop(key)
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     table = markdown(results)
     (HERE / "results.md").write_text(table)
