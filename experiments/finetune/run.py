@@ -308,12 +308,14 @@ def main(argv: list[str]) -> None:
         results["shipped"] = {"identity": identity, **score(SHIPPED, "shipped", out)}
         results_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"shipped model on the refilmed scene: F1 {results['shipped']['test']['f1']:.3f}", flush=True)
+    errors = None  # select=errors: the shipped model's errors on the pool, the same for every N, found once
     for frames in (int(n) for n in str(options["frames"]).split(",")):
         key = f"N{frames}" + (f"-{options['variant']}" if options["variant"] else "")
         if key in results:
             continue
         base = out / f"seed{options['seed']}" / key
-        errors = pool_errors(scene, out) if options["select"] == "errors" else None
+        if options["select"] == "errors" and errors is None:
+            errors = pool_errors(scene, out)
         effort = label(scene, frames, base / "labels", out, errors)
         tuned = fine_tune(base / "labels", base / "run", int(options["seed"]), overrides)
         tuned["overrides"] = overrides
