@@ -218,6 +218,8 @@ def test_repeated_photos_are_drawn_that_often_in_training_and_once_in_validation
     assert compose_config("train", "experiment=pose").pose.photo_repeat >= 1
     with pytest.raises(UserError, match="photo_repeat must be a whole number"):
         gather(compose_config("train", "experiment=pose", "pose.photo_repeat=0").pose)
+    with pytest.raises(UserError, match="photos_per_gesture must be a whole number"):
+        gather(compose_config("train", "experiment=pose", "pose.photos_per_gesture=0").pose)
 
 
 def test_train_task_dispatch_refuses_an_unknown_task():

@@ -92,7 +92,6 @@ def test_gesture_photos_give_their_one_hand_labelled_with_the_photos_gesture(tmp
     assert [(s.label, s.group.endswith("fist_a.jpg")) for s in samples] == [("fist", True)]
     x, y, w, h = samples[0].box  # the hand centred in a 96-px cut of 2 hand sides: its box scaled with it
     assert (x, y) == (48, 48) and w / h == pytest.approx(24 / 30)
-    assert len(photo_gesture_samples(CocoReader().read(tmp_path), size=48)) == 2  # no class filter: four_a too
 
     class Judge:  # as poses.classifier.PoseClassifier: the fist probability of each crop, left hand first
         classes = ("fist", "none")
@@ -105,6 +104,9 @@ def test_gesture_photos_give_their_one_hand_labelled_with_the_photos_gesture(tmp
             assert crops.shape == (2, 32, 32, 3)
             return np.array([[p, 1 - p] for p in self.fist], np.float32)
 
+    assert len(photo_gesture_samples(CocoReader().read(tmp_path), size=48)) == 2  # no class filter: four_a too
+    capped = photo_gesture_samples(CocoReader().read(tmp_path), size=48, judge=Judge([0.2, 0.9]), per_gesture=1)
+    assert sorted(s.group.rsplit("/", 1)[-1] for s in capped) == ["fist_a.jpg", "four_a.jpg"]  # the first fist photo
     judged = photo_gesture_samples(CocoReader().read(tmp_path), size=48, classes={"fist", "none"},
                                    judge=Judge([0.2, 0.9]), none_class="none")
     two = [s for s in judged if s.group.endswith("fist_two_hands.jpg")]

@@ -15,6 +15,7 @@ Every sample is a small image with the hand's box in it; training cuts the crop 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,22 +137,26 @@ def mine_false_alarms(root, none_class: str, size: int, threshold: float = 0.2, 
 
 
 def photo_gesture_samples(samples, size: int, classes: set[str] | None = None, judge=None,
-                          none_class: str = "none") -> list[CropSample]:
+                          none_class: str = "none", per_gesture: int | None = None) -> list[CropSample]:
     """The one labelled hand of each photo whose image carries a `gesture` (COCO `images[].gesture`, as in
-    hagrid1336), cut with its surroundings and labelled with that gesture. With `classes`, only those gestures.
+    hagrid1336), cut with its surroundings and labelled with that gesture. With `classes`, only those gestures;
+    with `per_gesture`, the first that many photos of each (how accuracy grows with photos: experiments/poses).
 
     In a photo with two hands the gesture is one hand's and the other is relaxed, and the labels do not say
     which: without a `judge` (a poses.classifier.PoseClassifier) such photos are skipped; with one, the hand it
     finds more like the photo's gesture takes the gesture and the other becomes `none_class`, where the judge is
     sure (the one above 0.5 for the gesture, the other below), far relaxed hands being the garbage class's hardest
     examples."""
-    found = []
+    found, taken = [], Counter()
     for sample in tqdm(samples, desc="gesture photos", unit="photo", disable=None, leave=False):
         gesture = sample.meta.get("gesture")
         if not gesture or (classes is not None and gesture not in classes):
             continue
         if len(sample.hands) != 1 and not (judge is not None and len(sample.hands) == 2 and gesture in judge.classes):
             continue
+        if per_gesture is not None and taken[gesture] >= per_gesture:
+            continue
+        taken[gesture] += 1
         frame = cv2.imread(sample.image_path)
         if frame is None:
             continue

@@ -43,6 +43,9 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
     size, none, repeat = cfg.crop_size, cfg.none_class, cfg.get("photo_repeat", 1)
     if not (isinstance(repeat, int) and repeat >= 1):
         raise UserError(f"pose.photo_repeat must be a whole number >= 1, got {repeat!r}")
+    per_gesture = cfg.get("photos_per_gesture")
+    if not (per_gesture is None or (isinstance(per_gesture, int) and per_gesture >= 1)):
+        raise UserError(f"pose.photos_per_gesture must be a whole number >= 1 or null (all), got {per_gesture!r}")
     samples: list[CropSample] = []
     if cfg.crops:
         samples += read_crop_folders(cfg.crops, size, cfg.crops_per_class, cfg.crop_box_scale)
@@ -60,7 +63,7 @@ def gather(cfg, seed: int = 0) -> list[CropSample]:
              if cfg.get("two_hand_judge") and cfg.get("photos") else None)
     for root in cfg.get("photos") or ():
         photos = photo_gesture_samples(detector_training_photos(root, cfg.get("detector")), size,
-                                       {s.label for s in samples} or None, judge, none)
+                                       {s.label for s in samples} or None, judge, none, per_gesture)
         samples += [replace(sample, repeat=repeat) for sample in photos]
     if not samples:
         raise UserError("no pose training data: set pose.crops (class folders of hand crops), pose.clips "
