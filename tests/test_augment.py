@@ -85,6 +85,27 @@ def test_rotation_grows_the_box_as_a_rotated_ellipse():
     assert min(widths) < 30.0 < 39.0 < max(widths)
 
 
+def test_a_quarter_turn_turns_the_picture_and_its_hands_together_either_way():
+    """An upright 10 x 40 hand above the centre lies 40 x 10 beside it after a quarter turn, on the turned bar."""
+    rng = np.random.default_rng(3)
+    config = AugmentConfig(scale=(1.0, 1.0), rotation=0.0, quarter_turn_prob=1.0, flip_prob=0.0, blur_prob=0.0,
+                           **GEOMETRY_ONLY)
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    image[60:100, 155:165] = 255  # the bar under the hand's box
+    sides = set()
+    for _ in range(20):
+        output, (hand,) = augment(image, [Hand(160.0, 80.0, 10.0, 40.0)], WIDTH, HEIGHT, rng, config)
+        assert (hand.w, hand.h) == (pytest.approx(40.0), pytest.approx(10.0)) and hand.y == pytest.approx(120.0)
+        assert abs(hand.x - 160.0) == pytest.approx(40.0)
+        ys, xs = np.nonzero(output[..., 0] > 127)
+        assert np.ptp(xs) > 3 * np.ptp(ys) and abs(xs.mean() + 0.5 - hand.x) < 1 and abs(ys.mean() + 0.5 - hand.y) < 1
+        sides.add(hand.x > 160.0)
+    assert sides == {True, False}
+    _, (upright,) = augment(image, [Hand(160.0, 80.0, 10.0, 40.0)], WIDTH, HEIGHT, rng,
+                            AugmentConfig(scale=(1.0, 1.0), rotation=0.0, flip_prob=0.0))
+    assert (upright.w, upright.h) == (pytest.approx(10.0), pytest.approx(40.0))
+
+
 def test_hands_cut_by_the_crop_become_other_or_go():
     """Zoom 2 shows a quarter of the frame: a frame-filling hand is always mostly cut (other); a hand near a
     corner is often out of view (dropped); small hands fully in view stay open."""

@@ -30,6 +30,8 @@ class AugmentConfig:
     scale: tuple[float, float] = (0.7, 1.4)  # zoom relative to fitting the whole frame, log-uniform
     flip_prob: float = 0.5
     rotation: float = 10.0  # degrees, uniform in [-rotation, rotation]
+    quarter_turn_prob: float = 0.0  # chance of a further quarter turn either way: a camera on its side or
+    #                                 upside down shows every hand the pool shows sideways also hanging or rising
     brightness: float = 0.2  # offset in [-b, b] x 255
     contrast: float = 0.25  # factor in [1 - c, 1 + c] around the image mean
     saturation: float = 0.3  # factor in [1 - s, 1 + s]
@@ -46,7 +48,7 @@ class AugmentConfig:
             problems.append(f"scale {self.scale} must be [low, high] with 0 < low <= high")
         if len(self.blur_sigma) != 2 or not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
             problems.append(f"blur_sigma {self.blur_sigma} must be [low, high] with 0 < low <= high")
-        for name in ("flip_prob", "blur_prob", "min_visible", "contrast", "saturation"):
+        for name in ("flip_prob", "quarter_turn_prob", "blur_prob", "min_visible", "contrast", "saturation"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} {getattr(self, name)} must lie in [0, 1]")
         for name in ("rotation", "brightness", "hue"):
@@ -93,6 +95,8 @@ def _random_geometry(src_w: int, src_h: int, width: int, height: int, rng: np.ra
     tx, ty = rng.uniform(min(0.0, spare_x), max(0.0, spare_x)), rng.uniform(min(0.0, spare_y), max(0.0, spare_y))
     place = np.array([[sx, 0, tx], [0, sy, ty], [0, 0, 1]])
     angle = np.radians(rng.uniform(-config.rotation, config.rotation))
+    if config.quarter_turn_prob and rng.random() < config.quarter_turn_prob:  # no draw when off: same stream
+        angle += np.pi / 2 * rng.choice((-1, 1))
     cx, cy = width / 2, height / 2
     c, s = np.cos(angle), np.sin(angle)
     rotate = np.array([[c, -s, cx - c * cx + s * cy], [s, c, cy - s * cx - c * cy], [0, 0, 1]])
