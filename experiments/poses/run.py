@@ -86,7 +86,8 @@ def ms_per_hand(model: Path, threads: int, batch: int, repeats: int = 300) -> fl
 def classified_photos(model: Path, detector, photos: set[str] | None = None) -> dict:
     """Gesture photos with one or two labelled hands (all, or the paths in `photos`) through the shipped detector:
     per photo its gesture, how many hands are labelled, which hand each detection matched (-1: none) and the class
-    probabilities of the crop cut around each detection. Classified once, named by `hagrid1336_check`."""
+    probabilities of the crop cut around each detection (`paths`: the photos, in the same order). Classified once,
+    named by `hagrid1336_check`."""
     classifier = PoseClassifier(model, 2)
     classes, info = list(classifier.classes), classifier.info
     samples = [s for s in CocoReader().read(DATA / "hagrid1336")
@@ -103,7 +104,8 @@ def classified_photos(model: Path, detector, photos: set[str] | None = None) -> 
                           for x, y, _, w, h in detections]) if len(detections) else np.zeros((0,))
         probabilities = classifier(crops) if len(detections) else np.zeros((0, len(classes)))
         found.append((Path(sample.image_path).name.rsplit("_", 1)[0], len(hands), outcome, probabilities))
-    return {"classes": classes, "none": classes.index(info.none_class), "photos": found}
+    return {"classes": classes, "none": classes.index(info.none_class), "photos": found,
+            "paths": [sample.image_path for sample in samples]}
 
 
 def hagrid1336_check(classified: dict, enter: float | None = None) -> dict:
