@@ -30,8 +30,7 @@ class AugmentConfig:
     scale: tuple[float, float] = (0.7, 1.4)  # zoom relative to fitting the whole frame, log-uniform
     flip_prob: float = 0.5
     rotation: float = 10.0  # degrees, uniform in [-rotation, rotation]
-    quarter_turn_prob: float = 0.0  # chance of a further quarter turn either way: a camera on its side or
-    #                                 upside down shows every hand the pool shows sideways also hanging or rising
+    quarter_turn_prob: float = 0.0  # chance of a further quarter turn either way (cameras mounted turned)
     brightness: float = 0.2  # offset in [-b, b] x 255
     contrast: float = 0.25  # factor in [1 - c, 1 + c] around the image mean
     saturation: float = 0.3  # factor in [1 - s, 1 + s]
