@@ -36,9 +36,9 @@ def box_errors(detector, samples) -> tuple[np.ndarray, np.ndarray]:
     offsets, ratios = [], []
     for sample in samples:
         detections = detector(cv2.imread(sample.image_path))
+        if not len(detections):
+            continue
         for hand in sample.hands:
-            if not len(detections):
-                continue
             distances = np.hypot(detections[:, 0] - hand.x, detections[:, 1] - hand.y)
             x, y, _, w, h = detections[int(distances.argmin())]
             if distances.min() > MATCH_RADIUS * hand.size:

@@ -39,13 +39,13 @@ def averaged(runs: list[dict], log: bool) -> dict:
     """The classified photos of several models with each detection's probabilities averaged (or their logs)."""
     photos = []
     for index, photo in enumerate(runs[0]["photos"]):
-        stacked = np.stack([run["photos"][index][3] for run in runs])
+        stacked = np.stack([run["photos"][index][3] for run in runs])  # models x detections x classes
         if log:
             mean = np.log(np.clip(stacked, 1e-9, 1.0)).mean(0)
-            mean = np.exp(mean - mean.max(1, keepdims=True)) if len(mean) else mean
+            mean = np.exp(mean - mean.max(1, keepdims=True))
         else:
             mean = stacked.mean(0)
-        photos.append((*photo[:3], mean / mean.sum(1, keepdims=True) if len(mean) else mean))
+        photos.append((*photo[:3], mean / mean.sum(1, keepdims=True)))
     return {**runs[0], "photos": photos}
 
 
